@@ -1,0 +1,186 @@
+"""Training: Adam on the reconstruction MSE, as the original, with the bookkeeping done right.
+
+`train_and_validate` keeps the weights of the best validation epoch, can checkpoint
+and log each epoch, shows one progress bar, and stops cleanly if the loss blows up.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import math
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from .config import CONFIG, resolve_device
+from .model import save_model
+
+SCHEDULES = ("onecycle", "constant")
+
+
+@dataclass
+class History:
+    """Per-epoch losses and timings of one training run (plot them, or save `to_dict()`)."""
+
+    epoch: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    best_epoch: int | None = None
+    stopped_early: str | None = None  # why training ended before `epochs`, if it did
+
+    @property
+    def best_val_loss(self) -> float:
+        """Lowest validation loss seen."""
+        finite = [v for v in self.val_loss if math.isfinite(v)]
+        return min(finite) if finite else math.inf
+
+    def to_dict(self) -> dict:
+        """Plain dict, JSON-able."""
+        return asdict(self)
+
+
+def autocast_for(device: torch.device):
+    """The fast path, in one place: bf16 autocast on a GPU, plain float32 on a CPU.
+
+    On a GPU the convolutions run in bfloat16 (the loss stays float32); on a CPU
+    without bf16 units it would only be slower, so CPU runs are exact float32 and
+    bit-for-bit reproducible for a given seed.
+    """
+    if device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+@torch.no_grad()
+def reconstruction_mse(model: nn.Module, loader: DataLoader, device: torch.device | None = None) -> float:
+    """Mean squared reconstruction error per pixel over a whole loader."""
+    device = resolve_device(device)
+    was_training = model.training
+    model.eval()
+    total, count = torch.zeros((), device=device), 0
+    for images, _ in loader:
+        images = images.to(device)
+        with autocast_for(device):
+            out = model(images)
+        total += F.mse_loss(out.float(), images, reduction="sum")
+        count += images.numel()
+    model.train(was_training)
+    return total.item() / max(count, 1)
+
+
+def _write_log(log: Path, row: dict) -> None:
+    """Append one row to a CSV (by suffix) or JSON-lines log file."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    if log.suffix == ".csv":
+        new = not log.exists() or log.stat().st_size == 0
+        with log.open("a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(row))
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+    else:
+        with log.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+
+
+def _stop(history: History, what: str) -> History:
+    """Record and print why training stopped early; the caller's `finally` restores the best weights."""
+    kept = f"epoch {history.best_epoch}" if history.best_epoch else "the starting weights"
+    history.stopped_early = f"{what}; kept the weights of {kept}. Lower the learning rate and try again."
+    print(history.stopped_early, file=sys.stderr)
+    return history
+
+
+def train_and_validate(
+    model: nn.Module,
+    train_loader: DataLoader,
+    val_loader: DataLoader,
+    epochs: int = CONFIG.epochs,
+    lr: float = CONFIG.lr,
+    device: str | torch.device | None = None,
+    checkpoint: str | Path | None = None,
+    log: str | Path | None = None,
+    progress: bool = True,
+    schedule: str = "onecycle",
+    metadata: dict | None = None,
+) -> History:
+    """Train `model` to reconstruct its input; keep (and return to) the best validation weights.
+
+    `schedule`: "onecycle" (warm up to `lr`, then anneal: the fast default) or "constant"
+    (the original). `checkpoint`: save the best weights there (with `metadata`) each time
+    validation improves. `log`: append a row per epoch (.csv, else JSON lines).
+    """
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1; got {epochs}")
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0; got {lr}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}; got {schedule!r}")
+    if len(train_loader) == 0 or len(val_loader) == 0:
+        raise ValueError("train_loader and val_loader must each hold at least one batch")
+    device = resolve_device(device)
+    model.to(device)
+    params = model.autoencoder_parameters() if hasattr(model, "autoencoder_parameters") else model.parameters()
+    optimizer = torch.optim.Adam(params, lr=lr)
+    steps = epochs * len(train_loader)
+    scheduler = (
+        torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.2)
+        if schedule == "onecycle"
+        else None
+    )
+    history = History()
+    best_state = copy.deepcopy(model.state_dict())
+    bar = tqdm(total=steps, desc="train", unit="batch", disable=not progress, dynamic_ncols=True)
+    try:
+        for epoch in range(1, epochs + 1):
+            start = time.perf_counter()
+            model.train()
+            running, seen = torch.zeros((), device=device), 0
+            for step, (images, _) in enumerate(train_loader):
+                images = images.to(device, non_blocking=True)
+                with autocast_for(device):
+                    loss = F.mse_loss(model(images).float(), images)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
+                running += loss.detach() * len(images)
+                seen += len(images)
+                bar.update(1)
+                if step % 20 == 0 or step == len(train_loader) - 1:
+                    value = loss.item()  # syncs a GPU, so only every few steps
+                    if not math.isfinite(value):
+                        return _stop(history, f"non-finite loss in epoch {epoch}, batch {step}")
+                    bar.set_postfix(epoch=epoch, loss=f"{value:.4f}")
+            train_loss = running.item() / seen
+            val_loss = reconstruction_mse(model, val_loader, device)
+            history.epoch.append(epoch)
+            history.train_loss.append(train_loss)
+            history.val_loss.append(val_loss)
+            history.seconds.append(time.perf_counter() - start)
+            if not math.isfinite(val_loss):
+                return _stop(history, f"non-finite validation loss in epoch {epoch}")
+            if val_loss <= history.best_val_loss:
+                history.best_epoch = epoch
+                best_state = copy.deepcopy(model.state_dict())
+                if checkpoint is not None:
+                    save_model(model, checkpoint, epoch=epoch, val_loss=val_loss, **(metadata or {}))
+            if log is not None:
+                _write_log(Path(log), {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
+                                       "seconds": history.seconds[-1]})
+    finally:
+        bar.close()
+        model.load_state_dict(best_state)  # the best weights, also after an error or Ctrl-C
+    return history

@@ -1,0 +1,87 @@
+"""Plots: reconstructions, loss curves, and (with unlearning) per-digit comparisons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from .config import resolve_device
+
+
+def one_per_digit(loader: DataLoader, n_images: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first example of each digit in the loader's dataset, at most `n_images` of them."""
+    targets = loader.dataset.targets.cpu()
+    digits = sorted(set(targets.tolist()))[:n_images]
+    picks = [int((targets == d).nonzero()[0]) for d in digits]
+    return loader.dataset[picks]
+
+
+def _to_picture(image: torch.Tensor):
+    """A [-1, 1] image tensor as a 28x28 numpy array in [0, 1] for imshow."""
+    return (image.detach().float().cpu().squeeze() * 0.5 + 0.5).clamp(0, 1).numpy()
+
+
+def save_figure(fig, path: str | Path | None) -> None:
+    """Save `fig` to `path` (creating folders) when a path is given."""
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=120, bbox_inches="tight")
+
+
+def image_grid(rows: dict[str, torch.Tensor], labels: torch.Tensor, title: str | None = None):
+    """A figure with one row per named image batch and one column per example, titled by digit."""
+    import matplotlib.pyplot as plt
+
+    n = len(labels)
+    fig, axes = plt.subplots(len(rows), n, figsize=(1.1 * n + 1.2, 1.25 * len(rows) + 0.4), squeeze=False)
+    for r, (name, images) in enumerate(rows.items()):
+        for c in range(n):
+            ax = axes[r][c]
+            ax.imshow(_to_picture(images[c]), cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(str(int(labels[c])), fontsize=10)
+        axes[r][0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+@torch.no_grad()
+def visualize_reconstructions(
+    model: nn.Module,
+    loader: DataLoader,
+    n_images: int = 10,
+    path: str | Path | None = None,
+    device: str | torch.device | None = None,
+    title: str | None = None,
+):
+    """Originals above their reconstructions, one image per digit present; returns the figure."""
+    device = resolve_device(device)
+    images, labels = one_per_digit(loader, n_images)
+    model.eval()
+    recon = model.to(device)(images.to(device))
+    fig = image_grid({"original": images, "reconstruction": recon}, labels, title=title)
+    save_figure(fig, path)
+    return fig
+
+
+def plot_history(history, title: str = "training", path: str | Path | None = None):
+    """Train and validation loss per epoch."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot(history.epoch, history.train_loss, "o-", label="train")
+    ax.plot(history.epoch, history.val_loss, "s-", label="validation")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("reconstruction MSE")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    save_figure(fig, path)
+    return fig

@@ -1,0 +1,152 @@
+import socket
+import time
+
+import pytest
+import torch
+
+from mae_helpers import get_mnist_loaders
+from mae_helpers.data import DigitTensors, check_digits, load_mnist_arrays, make_loader
+
+
+def labels_of(loader):
+    return torch.cat([y for _, y in loader])
+
+
+def test_filter_keeps_exactly_the_requested_digits_and_counts():
+    train, val, test = get_mnist_loaders(source="offline", digits=[7, 1], max_train_images=None)
+    seen = torch.cat([labels_of(train), labels_of(val)])
+    assert set(seen.tolist()) == {1, 7}
+    assert len(seen) == 800  # the offline subset has 400 training images of each digit
+    assert torch.bincount(labels_of(test), minlength=10).tolist() == [0, 100, 0, 0, 0, 0, 0, 100, 0, 0]
+    assert len(val.dataset) == 160  # 20% of 800
+    assert set(train.dataset.targets.tolist()) == {1, 7}
+
+
+def test_offline_subset_has_a_fixed_stratified_test_split():
+    a = load_mnist_arrays("data", "offline")
+    load_mnist_arrays.cache_clear()
+    b = load_mnist_arrays("data", "offline")
+    assert torch.equal(a[2], b[2]) and torch.equal(a[3], b[3])
+    assert torch.bincount(a[3].long()).tolist() == [100] * 10
+    assert len(a[1]) == 4000 and a[4] == "offline"
+
+
+def test_auto_falls_back_to_offline_without_network(monkeypatch, tmp_path, capsys):
+    calls = []
+
+    def no_network(*args, **kwargs):
+        calls.append(args)
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.delenv("MAE_DATA_SOURCE", raising=False)
+    load_mnist_arrays.cache_clear()
+    start = time.perf_counter()
+    train, _, _ = get_mnist_loaders(data_root=str(tmp_path), source="auto")
+    assert time.perf_counter() - start < 30  # fails over instead of hanging on a socket
+    assert calls, "auto should have tried the network first"
+    assert train.dataset.source == "offline"
+    assert "offline MNIST subset" in capsys.readouterr().err
+
+
+def test_env_var_overrides_auto(monkeypatch, tmp_path):
+    monkeypatch.setenv("MAE_DATA_SOURCE", "disk")
+    load_mnist_arrays.cache_clear()
+    with pytest.raises(ValueError, match="source='offline'"):
+        get_mnist_loaders(data_root=str(tmp_path), source="auto")
+    monkeypatch.setenv("MAE_DATA_SOURCE", "floppy")
+    with pytest.raises(ValueError, match="MAE_DATA_SOURCE"):
+        get_mnist_loaders(data_root=str(tmp_path), source="auto")
+
+
+def test_disk_source_reads_torchvision_layout(tmp_path):
+    """Write the offline digits as IDX files in torchvision's layout and load them back."""
+    import gzip
+
+    import numpy as np
+
+    train_x, train_y, test_x, test_y, _ = load_mnist_arrays("data", "offline")
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+
+    def write(name, array, gz):
+        header = (0x0800 | array.ndim).to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
+        data = header + np.ascontiguousarray(array.numpy()).tobytes()
+        if gz:
+            with gzip.open(raw / (name + ".gz"), "wb") as f:
+                f.write(data)
+        else:
+            (raw / name).write_bytes(data)
+
+    write("train-images-idx3-ubyte", train_x, gz=False)
+    write("train-labels-idx1-ubyte", train_y, gz=True)
+    write("t10k-images-idx3-ubyte", test_x, gz=True)
+    write("t10k-labels-idx1-ubyte", test_y, gz=False)
+    train, val, test = get_mnist_loaders(data_root=str(tmp_path), source="disk", digits=[3])
+    assert train.dataset.source == "disk"
+    assert len(train.dataset) + len(val.dataset) == 400 and len(test.dataset) == 100
+    (raw / "t10k-labels-idx1-ubyte").write_bytes(b"garbage")
+    load_mnist_arrays.cache_clear()
+    with pytest.raises(ValueError, match="t10k-labels-idx1-ubyte"):
+        get_mnist_loaders(data_root=str(tmp_path), source="disk")
+
+
+def test_batches_are_in_range_reshuffled_and_cover_the_split_once(small_loaders):
+    train = small_loaders.train
+    first = [x for x, _ in train]
+    second = [x for x, _ in train]
+    for x in first:
+        assert x.shape[1:] == (1, 28, 28) and x.min() >= -1 and x.max() <= 1
+    assert x.min() == -1 and x.max() == 1
+    assert sum(len(x) for x in first) == len(train.dataset)
+    assert not torch.equal(first[0], second[0]), "training batches should be reshuffled each epoch"
+
+
+def test_make_loader_visits_every_index_exactly_once():
+    ids = torch.arange(1000, dtype=torch.float32).view(-1, 1, 1, 1)
+    loader = make_loader(DigitTensors(ids, torch.zeros(1000, dtype=torch.long)), batch_size=64, shuffle=True, seed=3)
+    for _ in range(2):
+        seen = torch.cat([x.flatten() for x, _ in loader])
+        assert sorted(seen.long().tolist()) == list(range(1000))
+    assert len(loader) == 16
+
+
+def test_validation_and_test_are_not_shuffled(small_loaders):
+    a = torch.cat([x for x, _ in small_loaders.val])
+    b = torch.cat([x for x, _ in small_loaders.val])
+    assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(digits=[10]), "0-9"),
+        (dict(digits=[-1, 2]), "0-9"),
+        (dict(digits=[]), "empty"),
+        (dict(digits=[3, 3]), "more than once"),
+        (dict(digits="37"), "list of digits"),
+        (dict(digits=[2.5]), "0-9"),
+        (dict(val_fraction=0), "between 0 and 1"),
+        (dict(val_fraction=1.0), "between 0 and 1"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(source="usb"), "source must be one of"),
+        (dict(device="tpu"), "device"),
+    ],
+)
+def test_bad_input_raises_value_error(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        get_mnist_loaders(**{"source": "offline", **kwargs})
+
+
+def test_disk_source_without_files_names_the_fix(tmp_path):
+    with pytest.raises(ValueError, match="source='download'") as err:
+        get_mnist_loaders(data_root=str(tmp_path), source="disk")
+    assert str(tmp_path) in str(err.value)
+    assert isinstance(err.value, FileNotFoundError)  # also catchable as a missing-file error
+
+
+def test_check_digits_rejects_all_ten_when_asked():
+    assert check_digits([9, 0, 3]) == (0, 3, 9)
+    assert check_digits(4) == (4,)
+    with pytest.raises(ValueError, match="all ten"):
+        check_digits(range(10), allow_all=False)

@@ -1,0 +1,103 @@
+import inspect
+import json
+
+import pytest
+import torch
+
+from mae_helpers import MAE, get_mnist_loaders, load_model, train_and_validate
+from mae_helpers.train import reconstruction_mse
+
+
+def test_two_epochs_lower_validation_mse(small_loaders):
+    model = MAE()
+    before = reconstruction_mse(model, small_loaders.val)
+    history = train_and_validate(model, small_loaders.train, small_loaders.val, epochs=2, progress=False)
+    assert history.epoch == [1, 2] and len(history.seconds) == 2
+    assert history.val_loss[-1] < 0.8 * before
+    # the weights kept are the best epoch's
+    assert reconstruction_mse(model, small_loaders.val) == pytest.approx(history.best_val_loss)
+
+
+def _run(seed):
+    torch.manual_seed(seed)
+    loaders = get_mnist_loaders(source="offline", batch_size=128, max_train_images=600, seed=seed)
+    model = MAE()
+    train_and_validate(model, loaders.train, loaders.val, epochs=2, progress=False)
+    return model.state_dict()
+
+
+def test_seeded_cpu_runs_are_bit_for_bit_reproducible():
+    a, b = _run(1), _run(1)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    c = _run(2)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_checkpoint_and_logs(tmp_path, small_loaders):
+    model = MAE()
+    history = train_and_validate(model, small_loaders.train, small_loaders.val, epochs=2, progress=False,
+                                 checkpoint=tmp_path / "best.pt", log=tmp_path / "log.csv", metadata={"note": "x"})
+    saved = load_model(tmp_path / "best.pt")
+    assert saved.metadata["epoch"] == history.best_epoch and saved.metadata["note"] == "x"
+    rows = (tmp_path / "log.csv").read_text().splitlines()
+    assert rows[0] == "epoch,train_loss,val_loss,seconds" and len(rows) == 3
+    train_and_validate(MAE(), small_loaders.train, small_loaders.val, epochs=1, progress=False,
+                       log=tmp_path / "log.jsonl")
+    assert json.loads((tmp_path / "log.jsonl").read_text())["epoch"] == 1
+
+
+class PoisonedLoader:
+    """Real batches, but the second epoch's contain NaN: the loss blows up mid-run."""
+
+    def __init__(self, loader):
+        self.loader, self.epochs = loader, 0
+
+    def __len__(self):
+        return len(self.loader)
+
+    def __iter__(self):
+        self.epochs += 1
+        for images, labels in self.loader:
+            yield (images * float("nan") if self.epochs >= 2 else images), labels
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_weights(small_loaders, capsys):
+    model = MAE()
+    history = train_and_validate(model, PoisonedLoader(small_loaders.train), small_loaders.val, epochs=3,
+                                 progress=False)
+    assert history.epoch == [1] and history.best_epoch == 1
+    assert "non-finite loss in epoch 2" in history.stopped_early
+    assert "non-finite" in capsys.readouterr().err
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert reconstruction_mse(model, small_loaders.val) == pytest.approx(history.val_loss[0])
+
+
+@pytest.mark.parametrize("kwargs", [dict(epochs=0), dict(lr=0), dict(schedule="cosine")])
+def test_bad_training_arguments_raise(small_loaders, kwargs):
+    with pytest.raises(ValueError):
+        train_and_validate(MAE(), small_loaders.train, small_loaders.val, progress=False, **kwargs)
+
+
+def test_public_api_keeps_the_original_names_and_signatures():
+    import mae_helpers
+
+    for name in ["get_mnist_loaders", "MAE", "train_and_validate", "visualize_reconstructions", "save_model",
+                 "load_model"]:
+        assert hasattr(mae_helpers, name)
+    params = list(inspect.signature(mae_helpers.get_mnist_loaders).parameters)
+    assert params[:7] == ["data_root", "digits", "batch_size", "val_fraction", "seed", "source", "device"]
+    params = list(inspect.signature(mae_helpers.train_and_validate).parameters)
+    assert params[:9] == ["model", "train_loader", "val_loader", "epochs", "lr", "device", "checkpoint", "log",
+                          "progress"]
+    params = list(inspect.signature(mae_helpers.visualize_reconstructions).parameters)
+    assert params[:3] == ["model", "loader", "n_images"]
+
+
+def test_visualize_reconstructions_shows_one_image_per_digit(tmp_path, small_loaders):
+    from mae_helpers import visualize_reconstructions
+
+    loaders = get_mnist_loaders(source="offline", digits=[2, 5, 8], max_train_images=300)
+    fig = visualize_reconstructions(MAE(), loaders.test, n_images=10, path=tmp_path / "r.png")
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["2", "5", "8"]
+    assert (tmp_path / "r.png").stat().st_size > 1000
