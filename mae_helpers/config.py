@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 FORGET_DIGITS_ORIGINAL = (0, 3, 6, 9)  # the original project forgot the digits divisible by 3
 
@@ -57,6 +58,11 @@ class Config:
 
 
 FAST = env_flag("MAE_FAST")
+
+
+def cache_dir() -> Path:
+    """Where trained models are cached: $MAE_CACHE_DIR, else ~/.cache/mae_helpers (shared by notebooks and CLI)."""
+    return Path(os.environ.get("MAE_CACHE_DIR") or Path.home() / ".cache" / "mae_helpers").expanduser()
 
 # Smoke-sized settings: small enough for CI, large enough that training visibly works.
 FAST_OVERRIDES = dict(epochs=2, max_train_images=2000)

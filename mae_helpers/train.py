@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import hashlib
 import json
 import math
 import sys
@@ -22,8 +23,9 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from .config import CONFIG, resolve_device
-from .model import save_model
+from .config import CONFIG, Config, cache_dir, resolve_device
+from .data import check_digits, get_mnist_loaders
+from .model import MAE, load_model, save_model
 
 SCHEDULES = ("onecycle", "constant")
 
@@ -184,3 +186,39 @@ def train_and_validate(
         bar.close()
         model.load_state_dict(best_state)  # the best weights, also after an error or Ctrl-C
     return history
+
+
+def train_cached(
+    name: str,
+    digits=None,
+    cfg: Config = CONFIG,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> tuple[MAE, dict]:
+    """Train an MAE on `digits` with `cfg`, or load the one cached for exactly that config.
+
+    The cache key is the name, the digits, every field of `cfg` and the data source
+    actually used, so a changed setting retrains and an unchanged one loads in a blink.
+    Returns the model (on `device`, in eval mode) and its checkpoint metadata, whose
+    "history" entry holds the training curves.
+    """
+    digits = check_digits(range(10) if digits is None else digits)
+    torch.manual_seed(cfg.seed)
+    loaders = get_mnist_loaders(cfg.data_root, digits, cfg.batch_size, cfg.val_fraction, cfg.seed, cfg.source,
+                                device, cfg.max_train_images)
+    key = {"name": name, "digits": list(digits), "data": loaders.train.dataset.source, **cfg.to_dict()}
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    path = cache_dir() / f"{name}-{digest}.pt"
+    if path.exists():
+        try:
+            model = load_model(path, device=resolve_device(device))
+            return model, model.metadata
+        except (OSError, ValueError) as err:
+            print(f"cached model unusable ({err}); training again", file=sys.stderr)
+    model = MAE(channels=cfg.channels, hidden=cfg.hidden, code_dim=cfg.code_dim, decoder_norm=cfg.decoder_norm)
+    history = train_and_validate(model, loaders.train, loaders.val, epochs=cfg.epochs, lr=cfg.lr, device=device,
+                                 progress=progress)
+    metadata = {"key": key, "history": history.to_dict()}
+    save_model(model, path, **metadata)
+    model.metadata = metadata
+    return model.eval(), metadata

@@ -4,6 +4,10 @@ import os
 
 os.environ.setdefault("MAE_DATA_SOURCE", "offline")
 os.environ.setdefault("MPLBACKEND", "Agg")
+if "MAE_CACHE_DIR" not in os.environ:  # tests never reuse a model a user trained
+    import tempfile
+
+    os.environ["MAE_CACHE_DIR"] = tempfile.mkdtemp(prefix="mae-test-cache-")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

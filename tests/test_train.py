@@ -101,3 +101,17 @@ def test_visualize_reconstructions_shows_one_image_per_digit(tmp_path, small_loa
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titles == ["2", "5", "8"]
     assert (tmp_path / "r.png").stat().st_size > 1000
+
+
+def test_train_cached_reuses_the_same_config_and_retrains_a_changed_one(tmp_path, monkeypatch, batch):
+    from mae_helpers import get_config, train_cached
+
+    monkeypatch.setenv("MAE_CACHE_DIR", str(tmp_path))
+    cfg = get_config(epochs=1, max_train_images=300, source="offline")
+    first, meta = train_cached("main", [1, 2], cfg, progress=False)
+    assert len(list(tmp_path.glob("main-*.pt"))) == 1 and meta["history"]["epoch"] == [1]
+    again, _ = train_cached("main", [1, 2], cfg, progress=False)
+    assert torch.equal(first(batch), again(batch))
+    train_cached("main", [1, 2], get_config(epochs=1, max_train_images=300, source="offline", seed=5), progress=False)
+    train_cached("main", [1, 3], cfg, progress=False)
+    assert len(list(tmp_path.glob("main-*.pt"))) == 3
