@@ -52,10 +52,32 @@ class Config:
     lr: float = 2e-3
     epochs: int = 10
 
+    # --- unlearning (numbers chosen in benchmarks/unlearning.py; see the README table) ---
+    forget_digits: tuple[int, ...] = FORGET_DIGITS_ORIGINAL
+    strength: float = 1.0  # 0 = no unlearning; the notebook slider drives it
+    # Strength 1 puts this weight on the forgetting terms against 1 on keeping the retained
+    # digits: the knee of the strength sweep (stronger forgets no better, costs more).
+    forget_weight: float = 0.15
+    unlearn_epochs: int = 2  # passes over the forget digits; kept to a fraction of a retrain
+    unlearn_lr: float = 1e-3  # lower than training: the retained digits must not drift
+    q_lr: float = 1e-2  # the Q-layers are linear heads: they can and must keep up
+    # Bounded repulsion exp(-d / tau), d = per-image MSE to the auxiliary network's
+    # output: pushes hard while the reconstruction still looks like the forgotten digit,
+    # fades once it does not (the original's beta / d explodes at d -> 0, vanishes later).
+    repel_tau: float = 0.1
+    distill_weight: float = 1.0  # keep retained reconstructions close to the original model's
+
     def to_dict(self) -> dict:
         """The config as a plain dict (for checkpoints and metrics.json)."""
         return asdict(self)
 
+    def training_dict(self) -> dict:
+        """Only the fields that change a trained model (the cache key): data, model, training."""
+        return {k: v for k, v in asdict(self).items() if k in TRAINING_FIELDS}
+
+
+TRAINING_FIELDS = ("data_root", "source", "val_fraction", "seed", "max_train_images", "channels", "hidden",
+                   "code_dim", "decoder_norm", "batch_size", "lr", "epochs")
 
 FAST = env_flag("MAE_FAST")
 

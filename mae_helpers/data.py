@@ -96,6 +96,12 @@ def check_digits(digits, name: str = "digits", allow_all: bool = True) -> tuple[
     return tuple(sorted(int(d) for d in values))
 
 
+def split_digits(forget_digits) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(forget_digits, retain_digits) as sorted tuples; the forget set must be a non-empty proper subset of 0-9."""
+    forget = check_digits(forget_digits, "forget_digits", allow_all=False)
+    return forget, tuple(d for d in range(10) if d not in forget)
+
+
 # ----------------------------------------------------------------------------- sources
 
 
@@ -262,24 +268,27 @@ def get_mnist_loaders(
     device = resolve_device(device)
     train_x, train_y, test_x, test_y, used = load_mnist_arrays(str(data_root), source)
 
-    def subset(images, labels):
-        mask = torch.isin(labels, torch.tensor(keep, dtype=labels.dtype))
-        return images[mask], labels[mask].long()
-
-    train_x, train_y = subset(train_x, train_y)
-    test_x, test_y = subset(test_x, test_y)
+    # Split before filtering: an image is in validation or not regardless of `digits`,
+    # so the forget-digit and retain-digit loaders are exact parts of the all-digit ones.
     order = torch.randperm(len(train_y), generator=torch.Generator().manual_seed(seed))
     if max_train_images is not None:
         order = order[:max_train_images]
     n_val = max(1, round(len(order) * float(val_fraction)))
     val_idx, train_idx = order[:n_val], order[n_val:]
+    allowed = torch.tensor(keep, dtype=train_y.dtype)
+
+    def subset(images, labels, index=None):
+        if index is not None:
+            images, labels = images[index], labels[index]
+        mask = torch.isin(labels, allowed)
+        return images[mask], labels[mask].long()
 
     def loader(images, labels, shuffle):
         data = DigitTensors(_to_unit_range(images, device), labels.to(device), source=used)
         return make_loader(data, int(batch_size), shuffle=shuffle, seed=seed)
 
     return MNISTLoaders(
-        train=loader(train_x[train_idx], train_y[train_idx], shuffle=True),
-        val=loader(train_x[val_idx], train_y[val_idx], shuffle=False),
-        test=loader(test_x, test_y, shuffle=False),
+        train=loader(*subset(train_x, train_y, train_idx), shuffle=True),
+        val=loader(*subset(train_x, train_y, val_idx), shuffle=False),
+        test=loader(*subset(test_x, test_y), shuffle=False),
     )

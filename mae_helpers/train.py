@@ -206,7 +206,7 @@ def train_cached(
     torch.manual_seed(cfg.seed)
     loaders = get_mnist_loaders(cfg.data_root, digits, cfg.batch_size, cfg.val_fraction, cfg.seed, cfg.source,
                                 device, cfg.max_train_images)
-    key = {"name": name, "digits": list(digits), "data": loaders.train.dataset.source, **cfg.to_dict()}
+    key = {"name": name, "digits": list(digits), "data": loaders.train.dataset.source, **cfg.training_dict()}
     digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
     path = cache_dir() / f"{name}-{digest}.pt"
     if path.exists():

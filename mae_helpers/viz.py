@@ -85,3 +85,70 @@ def plot_history(history, title: str = "training", path: str | Path | None = Non
     fig.tight_layout()
     save_figure(fig, path)
     return fig
+
+
+@torch.no_grad()
+def compare_reconstructions(
+    models: dict[str, nn.Module],
+    loader: DataLoader,
+    n_images: int = 10,
+    path: str | Path | None = None,
+    device: str | torch.device | None = None,
+    title: str | None = None,
+):
+    """The test digits (top row) and each named model's reconstructions below, one column per digit."""
+    device = resolve_device(device)
+    images, labels = one_per_digit(loader, n_images)
+    rows = {"digit": images}
+    for name, model in models.items():
+        rows[name] = model.to(device).eval()(images.to(device))
+    fig = image_grid(rows, labels, title=title)
+    save_figure(fig, path)
+    return fig
+
+
+def plot_per_digit_mse(metrics: dict, forget_digits, path: str | Path | None = None):
+    """Grouped bars of per-digit reconstruction MSE, one colour per model; forgotten digits shaded."""
+    import matplotlib.pyplot as plt
+
+    models = {name: m["per_digit_mse"] for name, m in metrics.items() if m is not None}
+    fig, ax = plt.subplots(figsize=(7.5, 3.4))
+    width = 0.8 / len(models)
+    for d in forget_digits:
+        ax.axvspan(d - 0.45, d + 0.45, color="0.92", zorder=0)
+    for i, (name, values) in enumerate(models.items()):
+        xs = [d + (i - (len(models) - 1) / 2) * width for d in range(10) if values[d] is not None]
+        ax.bar(xs, [v for v in values if v is not None], width=width, label=name, zorder=2)
+    ax.set_xticks(range(10))
+    ax.set_xticklabels([f"{d}{'*' if d in forget_digits else ''}" for d in range(10)])
+    ax.set_xlabel("digit (* = forgotten, shaded)")
+    ax.set_ylabel("reconstruction MSE (test)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, path)
+    return fig
+
+
+def plot_curves(training: dict[str, dict], unlearning=None, path: str | Path | None = None):
+    """Left: validation loss per epoch of each trained model. Right: forget/retain MSE while unlearning."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2 if unlearning is not None else 1, figsize=(9, 3.3), squeeze=False)
+    ax = axes[0][0]
+    for name, history in training.items():
+        ax.plot(history["epoch"], history["val_loss"], "o-", ms=3, label=name)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation MSE")
+    ax.set_title("training")
+    ax.legend(fontsize=8)
+    if unlearning is not None:
+        ax = axes[0][1]
+        ax.plot(unlearning.epoch, unlearning.mse_forget, "o-", label="forget digits")
+        ax.plot(unlearning.epoch, unlearning.mse_retain, "s-", label="retained digits")
+        ax.set_xlabel("unlearning epoch")
+        ax.set_ylabel("reconstruction MSE")
+        ax.set_title(f"unlearning ({unlearning.method}, strength {unlearning.strength:g})")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, path)
+    return fig

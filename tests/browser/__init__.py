@@ -1,0 +1,1 @@
+"""End-to-end tests that drive the notebooks in a real JupyterLab through headless Chromium (Playwright)."""
