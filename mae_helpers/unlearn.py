@@ -121,8 +121,8 @@ LOSSES: dict[str, Callable] = {"evidence": loss_evidence, "repel": loss_repel, "
 
 
 @dataclass
-class _State:
-    """What a loss function may read: the model being changed and its frozen references."""
+class UnlearnState:
+    """What a loss function receives as `s`: the model being changed, its frozen references, the batch labels."""
 
     model: MAE
     aux: MAE
@@ -181,7 +181,7 @@ def unlearn(
     aux: MAE,
     forget_loader: DataLoader,
     retain_loader: DataLoader,
-    method: str = "evidence",
+    method: str | Callable = "evidence",
     strength: float = CONFIG.strength,
     epochs: int = CONFIG.unlearn_epochs,
     lr: float = CONFIG.unlearn_lr,
@@ -193,10 +193,13 @@ def unlearn(
 
     Each step takes one batch of forget digits and one of retained digits; an epoch is
     one pass over `forget_loader`. `strength` >= 0 scales the forgetting terms (0 = only
-    keep reconstructing the retained digits).
+    keep reconstructing the retained digits). `method` is a name in `LOSSES` or your own
+    function `loss(state, x_forget, x_retain, cfg) -> tensor` (see `loss_evidence`).
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+    loss_fn = method if callable(method) else LOSSES.get(method)
+    if loss_fn is None:
+        raise ValueError(f"method must be one of {tuple(LOSSES)} or a loss function f(state, x_f, x_r, cfg); "
+                         f"got {method!r}")
     if not isinstance(strength, (int, float)) or not math.isfinite(strength) or strength < 0:
         raise ValueError(f"strength must be a number >= 0 (0 = no unlearning); got {strength!r}")
     if epochs < 1:
@@ -214,16 +217,16 @@ def unlearn(
     aux = aux.to(device).eval()
     retain_mask = torch.ones(10, dtype=torch.bool, device=device)
     retain_mask[list(forget_digits)] = False
-    state = _State(student, aux, teacher, float(strength) * cfg.forget_weight, retain_mask)
+    state = UnlearnState(student, aux, teacher, float(strength) * cfg.forget_weight, retain_mask)
     mae_opt = torch.optim.Adam(student.autoencoder_parameters(), lr=lr)
     q_opt = torch.optim.Adam(student.q_layers.parameters(), lr=cfg.q_lr)
     # Anneal to zero: a constant rate leaves the weights jittering, which alone costs
     # the retained digits more reconstruction error than the forgetting does.
     schedule = torch.optim.lr_scheduler.LambdaLR(
         mae_opt, lambda step: 0.5 * (1 + math.cos(math.pi * min(step / (epochs * len(forget_loader)), 1.0))))
-    loss_fn = LOSSES[method]
 
-    history = UnlearnHistory(method=method, strength=float(strength))
+    name = method if isinstance(method, str) else getattr(method, "__name__", "custom")
+    history = UnlearnHistory(method=name, strength=float(strength))
 
     def record(epoch):
         f_mse, f_belief = measure(student, forget_loader, device)
@@ -234,7 +237,7 @@ def unlearn(
         history.q_belief_forget.append(f_belief)
 
     start = time.perf_counter()
-    if method == "evidence":  # the Q-layers start untrained: let them find the evidence first
+    if method not in ("repel", "original"):  # Q-layers start untrained: let them find the evidence first
         fit_q_layers(student, q_opt, zip(forget_loader, retain_loader), device)
     record(0)
     good_state = copy.deepcopy(student.state_dict())
