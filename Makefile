@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lab images clean
+.PHONY: demo test lab images benchmarks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,12 +21,24 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -e ".[dev]"
 	touch $@ $(VENV)/.installed
 
+# The demo's own folder is replaced on each run; trained networks stay cached (MAE_CACHE_DIR).
 demo: $(VENV)/.installed
-	$(BIN)/mae-unlearn --out runs/demo --images images
+	$(BIN)/mae-unlearn --out runs/demo --images images --overwrite
 
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# Every figure and screenshot the README shows: the main job's figures, then the browser
+# test's screenshots (it needs Debian's chromium), both written into images/.
+images: $(VENV)/.installed-dev
+	$(BIN)/mae-unlearn --out runs/images --images images --overwrite
+	MAE_FAST=1 $(BIN)/python -m pytest tests/browser -q
+
+# The numbers in the README's speed and unlearning tables (minutes, not seconds).
+benchmarks: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/speed.py
+	$(BIN)/python benchmarks/unlearning.py
 
 lab: $(VENV)/.installed-dev
 	$(BIN)/jupyter lab notebooks

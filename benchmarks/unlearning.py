@@ -17,13 +17,28 @@ import json
 import statistics
 import time
 
-from mae_helpers import get_config
-from mae_helpers.cli import run_experiment
+from mae_helpers import evaluate_model, get_config
+from mae_helpers.cli import prepare
 
 
 def parse_set(text: str) -> tuple[int, ...]:
     """'0369' -> (0, 3, 6, 9)."""
     return tuple(sorted(int(c) for c in text))
+
+
+def run_methods(cfg, methods) -> dict:
+    """{method: metrics.json-like dict}; the original and retrained models are evaluated once for all methods."""
+    p = prepare(cfg, progress=False)
+
+    def evaluate(model):
+        return evaluate_model(model, p.judge, p.everything.train, p.everything.test, cfg.forget_digits)
+
+    shared = {"original": evaluate(p.original), "retrained": evaluate(p.retrained)}
+    results = {}
+    for method in methods:
+        unlearned, history = p.unlearn(method, progress=False)
+        results[method] = {**shared, "unlearned": evaluate(unlearned), "seconds": p.seconds(history)}
+    return results
 
 
 def row(runs: list) -> dict:
@@ -66,7 +81,7 @@ def main() -> None:
         print(f"{'strength':>8} {'judge forget':>12} {'judge retain':>12} {'MSE forget':>10} {'MSE retain':>10}")
         for strength in args.sweep:
             cfg = get_config(seed=seed, forget_digits=forget, strength=strength)
-            m = run_experiment(cfg, "evidence", progress=False).report.to_dict()
+            m = run_methods(cfg, ["evidence"])["evidence"]
             u = m["unlearned"]
             print(f"{strength:8.2f} {u['judge_acc_forget']:12.1%} {u['judge_acc_retain']:12.1%} "
                   f"{u['mse_forget']:10.4f} {u['mse_retain']:10.4f}", flush=True)
@@ -76,12 +91,10 @@ def main() -> None:
                   f"{'judge ret':>9} | {'probe forget':>12} {'(retr)':>6} | {'time/retrain':>12} | targets")
         print(header + "\n" + "-" * len(header))
         for text in args.forget_sets:
-            forget = parse_set(text)
+            per_seed = [run_methods(get_config(seed=seed, forget_digits=parse_set(text)), args.methods)
+                        for seed in args.seeds]
             for method in args.methods:
-                runs = []
-                for seed in args.seeds:
-                    cfg = get_config(seed=seed, forget_digits=forget)
-                    runs.append(run_experiment(cfg, method, progress=False).report.to_dict())
+                runs = [by_method[method] for by_method in per_seed]
                 results[f"{text}-{method}"] = runs
                 r = row(runs)
                 print(f"{text:>6} {method:>9} | {r['judge_forget']:12.1%} "

@@ -21,6 +21,7 @@ from .config import CONFIG, FAST, FAST_OVERRIDES, Config, get_config
 from .data import get_mnist_loaders
 from .evaluate import UnlearningReport, train_judge
 from .model import MAE, save_model
+from .train import train_cached
 from .unlearn import METHODS, UnlearnHistory, retrain, split_digits, train_auxiliary, unlearn
 from .viz import compare_reconstructions, plot_curves, plot_per_digit_mse
 
@@ -41,10 +42,37 @@ class Experiment:
     test_loader: torch.utils.data.DataLoader
 
 
-def run_experiment(cfg: Config = CONFIG, method: str = "evidence", device=None, progress: bool = True) -> Experiment:
-    """Train or load every network for `cfg`, unlearn `cfg.forget_digits`, and evaluate all three models."""
+@dataclass
+class Prepared:
+    """The trained networks and loaders one forget set needs, before any unlearning."""
+
+    cfg: Config
+    original: MAE
+    aux: MAE
+    retrained: MAE
+    judge: torch.nn.Module
+    training: dict  # name -> training history dict
+    everything: tuple  # (train, val, test) loaders over all digits
+    forget: tuple  # ... over the forget digits
+    retain: tuple  # ... over the retained digits
+
+    def unlearn(self, method: str = "evidence", device=None, progress: bool = True):
+        """An unlearned copy of the original and its history, with the config's settings."""
+        torch.manual_seed(self.cfg.seed)
+        return unlearn(self.original, self.aux, self.forget.train, self.retain.train, method=method,
+                       strength=self.cfg.strength, epochs=self.cfg.unlearn_epochs, lr=self.cfg.unlearn_lr,
+                       device=device, progress=progress, cfg=self.cfg)
+
+    def seconds(self, history: UnlearnHistory) -> dict:
+        """Wall times: training the original, unlearning, retraining (training times as recorded when trained)."""
+        return {"train": sum(self.training["original"]["seconds"]), "unlearn": history.seconds,
+                "retrain": sum(self.training["retrained"]["seconds"])}
+
+
+def prepare(cfg: Config = CONFIG, device=None, progress: bool = True) -> Prepared:
+    """Train or load the original, auxiliary and retrained MAEs and the judge for `cfg.forget_digits`."""
     forget, retain = split_digits(cfg.forget_digits)
-    original, meta = _trained("main", None, cfg, device, progress)
+    original, meta = train_cached("main", None, cfg, device=device, progress=progress)
     aux, aux_meta = train_auxiliary(forget, cfg, device=device, progress=progress)
     retrained, re_meta = retrain(forget, cfg, device=device, progress=progress)
     judge = train_judge(cfg, device=device, progress=progress)
@@ -53,25 +81,18 @@ def run_experiment(cfg: Config = CONFIG, method: str = "evidence", device=None, 
         return get_mnist_loaders(cfg.data_root, digits, cfg.batch_size, cfg.val_fraction, cfg.seed, cfg.source,
                                  device, cfg.max_train_images)
 
-    everything, forget_loaders, retain_loaders = loaders(None), loaders(forget), loaders(retain)
-    torch.manual_seed(cfg.seed)
-    unlearned, history = unlearn(original, aux, forget_loaders.train, retain_loaders.train, method=method,
-                                 strength=cfg.strength, epochs=cfg.unlearn_epochs, lr=cfg.unlearn_lr, device=device,
-                                 progress=progress, cfg=cfg)
-    seconds = {"train": sum(meta["history"]["seconds"]), "unlearn": history.seconds,
-               "retrain": sum(re_meta["history"]["seconds"])}
-    report = UnlearningReport.from_models(original, unlearned, retrained, judge, everything.train, everything.test,
-                                          forget, seconds=seconds, config={**cfg.to_dict(), "method": method},
-                                          device=device)
     training = {"original": meta["history"], "auxiliary": aux_meta["history"], "retrained": re_meta["history"]}
-    return Experiment(original, unlearned, retrained, report, training, history, everything.test)
+    return Prepared(cfg, original, aux, retrained, judge, training, loaders(None), loaders(forget), loaders(retain))
 
 
-def _trained(name, digits, cfg, device, progress):
-    """train_cached, imported late so tests can swap it."""
-    from .train import train_cached
-
-    return train_cached(name, digits, cfg, device=device, progress=progress)
+def run_experiment(cfg: Config = CONFIG, method: str = "evidence", device=None, progress: bool = True) -> Experiment:
+    """Train or load every network for `cfg`, unlearn `cfg.forget_digits`, and evaluate all three models."""
+    p = prepare(cfg, device, progress)
+    unlearned, history = p.unlearn(method, device, progress)
+    report = UnlearningReport.from_models(p.original, unlearned, p.retrained, p.judge, p.everything.train,
+                                          p.everything.test, cfg.forget_digits, seconds=p.seconds(history),
+                                          config={**cfg.to_dict(), "method": method}, device=device)
+    return Experiment(p.original, unlearned, p.retrained, report, p.training, history, p.everything.test)
 
 
 def write_outputs(exp: Experiment, out: Path, images: Path | None = None) -> None:

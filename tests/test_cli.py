@@ -40,10 +40,11 @@ def test_report_numbers_are_recomputed_from_the_saved_models(run_dir):
     from mae_helpers.evaluate import evaluate_model, train_judge
 
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    cfg = get_config(**{k: v for k, v in metrics["config"].items() if k in ("max_train_images", "epochs")},
-                     source="offline")
+    fields = get_config().to_dict()
+    cfg = get_config(**{k: tuple(v) if isinstance(v, list) else v for k, v in metrics["config"].items()
+                        if k in fields})
     judge = train_judge(cfg, progress=False)
-    loaders = get_mnist_loaders(source="offline", max_train_images=cfg.max_train_images)
+    loaders = get_mnist_loaders(source=cfg.source, max_train_images=cfg.max_train_images)
     again = evaluate_model(load_model(run_dir / "unlearned.pt"), judge, loaders.train, loaders.test, [0, 3, 6, 9])
     assert again["mse_forget"] == pytest.approx(metrics["unlearned"]["mse_forget"], rel=1e-4)
     assert again["judge_acc_forget"] == pytest.approx(metrics["unlearned"]["judge_acc_forget"], abs=1e-6)
