@@ -52,7 +52,6 @@ def image_grid(rows: dict[str, torch.Tensor], labels: torch.Tensor, title: str |
     return fig
 
 
-@torch.no_grad()
 def visualize_reconstructions(
     model: nn.Module,
     loader: DataLoader,
@@ -62,13 +61,7 @@ def visualize_reconstructions(
     title: str | None = None,
 ):
     """Originals above their reconstructions, one image per digit present; returns the figure."""
-    device = resolve_device(device)
-    images, labels = one_per_digit(loader, n_images)
-    model.eval()
-    recon = model.to(device)(images.to(device))
-    fig = image_grid({"original": images, "reconstruction": recon}, labels, title=title)
-    save_figure(fig, path)
-    return fig
+    return compare_reconstructions({"reconstruction": model}, loader, n_images, path, device, title, top_row="original")
 
 
 def plot_history(history, title: str = "training", path: str | Path | None = None):
@@ -95,11 +88,12 @@ def compare_reconstructions(
     path: str | Path | None = None,
     device: str | torch.device | None = None,
     title: str | None = None,
+    top_row: str = "digit",
 ):
     """The test digits (top row) and each named model's reconstructions below, one column per digit."""
     device = resolve_device(device)
     images, labels = one_per_digit(loader, n_images)
-    rows = {"digit": images}
+    rows = {top_row: images}
     for name, model in models.items():
         rows[name] = model.to(device).eval()(images.to(device))
     fig = image_grid(rows, labels, title=title)
