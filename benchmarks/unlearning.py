@@ -30,8 +30,10 @@ def run_methods(cfg, methods) -> dict:
     """{method: metrics.json-like dict}; the original and retrained models are evaluated once for all methods."""
     p = prepare(cfg, progress=False)
 
+    everything = p.everything
+
     def evaluate(model):
-        return evaluate_model(model, p.judge, p.everything.train, p.everything.test, cfg.forget_digits)
+        return evaluate_model(model, p.judge, everything.train, everything.test, cfg.forget_digits)
 
     shared = {"original": evaluate(p.original), "retrained": evaluate(p.retrained)}
     results = {}

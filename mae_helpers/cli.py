@@ -52,16 +52,26 @@ class Prepared:
     retrained: MAE
     judge: torch.nn.Module
     training: dict  # name -> training history dict
-    everything: tuple  # (train, val, test) loaders over all digits
-    forget: tuple  # ... over the forget digits
-    retain: tuple  # ... over the retained digits
+    device: object = None
 
-    def unlearn(self, method: str = "evidence", device=None, progress: bool = True):
-        """An unlearned copy of the original and its history, with the config's settings."""
+    def loaders(self, digits=None):
+        """Fresh (train, val, test) loaders over `digits` (None = all): a new loader reshuffles from the seed."""
+        c = self.cfg
+        return get_mnist_loaders(c.data_root, digits, c.batch_size, c.val_fraction, c.seed, c.source, self.device,
+                                 c.max_train_images)
+
+    @property
+    def everything(self):
+        """Loaders over all ten digits (evaluation uses the test split, the probe the train split)."""
+        return self.loaders(None)
+
+    def unlearn(self, method: str = "evidence", progress: bool = True):
+        """An unlearned copy of the original and its history; the same config always gives the same result."""
+        forget, retain = split_digits(self.cfg.forget_digits)
         torch.manual_seed(self.cfg.seed)
-        return unlearn(self.original, self.aux, self.forget.train, self.retain.train, method=method,
-                       strength=self.cfg.strength, epochs=self.cfg.unlearn_epochs, lr=self.cfg.unlearn_lr,
-                       device=device, progress=progress, cfg=self.cfg)
+        return unlearn(self.original, self.aux, self.loaders(forget).train, self.loaders(retain).train,
+                       method=method, strength=self.cfg.strength, epochs=self.cfg.unlearn_epochs,
+                       lr=self.cfg.unlearn_lr, device=self.device, progress=progress, cfg=self.cfg)
 
     def seconds(self, history: UnlearnHistory) -> dict:
         """Wall times: training the original, unlearning, retraining (training times as recorded when trained)."""
@@ -71,28 +81,24 @@ class Prepared:
 
 def prepare(cfg: Config = CONFIG, device=None, progress: bool = True) -> Prepared:
     """Train or load the original, auxiliary and retrained MAEs and the judge for `cfg.forget_digits`."""
-    forget, retain = split_digits(cfg.forget_digits)
+    forget, _ = split_digits(cfg.forget_digits)
     original, meta = train_cached("main", None, cfg, device=device, progress=progress)
     aux, aux_meta = train_auxiliary(forget, cfg, device=device, progress=progress)
     retrained, re_meta = retrain(forget, cfg, device=device, progress=progress)
     judge = train_judge(cfg, device=device, progress=progress)
-
-    def loaders(digits):
-        return get_mnist_loaders(cfg.data_root, digits, cfg.batch_size, cfg.val_fraction, cfg.seed, cfg.source,
-                                 device, cfg.max_train_images)
-
     training = {"original": meta["history"], "auxiliary": aux_meta["history"], "retrained": re_meta["history"]}
-    return Prepared(cfg, original, aux, retrained, judge, training, loaders(None), loaders(forget), loaders(retain))
+    return Prepared(cfg, original, aux, retrained, judge, training, device)
 
 
 def run_experiment(cfg: Config = CONFIG, method: str = "evidence", device=None, progress: bool = True) -> Experiment:
     """Train or load every network for `cfg`, unlearn `cfg.forget_digits`, and evaluate all three models."""
     p = prepare(cfg, device, progress)
-    unlearned, history = p.unlearn(method, device, progress)
-    report = UnlearningReport.from_models(p.original, unlearned, p.retrained, p.judge, p.everything.train,
-                                          p.everything.test, cfg.forget_digits, seconds=p.seconds(history),
+    unlearned, history = p.unlearn(method, progress)
+    everything = p.everything
+    report = UnlearningReport.from_models(p.original, unlearned, p.retrained, p.judge, everything.train,
+                                          everything.test, cfg.forget_digits, seconds=p.seconds(history),
                                           config={**cfg.to_dict(), "method": method}, device=device)
-    return Experiment(p.original, unlearned, p.retrained, report, p.training, history, p.everything.test)
+    return Experiment(p.original, unlearned, p.retrained, report, p.training, history, everything.test)
 
 
 def write_outputs(exp: Experiment, out: Path, images: Path | None = None) -> None:
