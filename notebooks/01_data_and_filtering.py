@@ -76,7 +76,7 @@ if device == "cpu":
 # %%
 from mae_helpers import get_mnist_loaders
 
-train, val, test = get_mnist_loaders(max_train_images=None, device=device)
+train, val, test = get_mnist_loaders(batch_size=64, max_train_images=None, device=device)
 
 # %% [markdown]
 # Each split is held as two tensors, one for the images and one for the labels, already
