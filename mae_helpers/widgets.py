@@ -8,6 +8,7 @@ without a browser. Only ipywidgets features from 7.x are used: Colab still ships
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import ipywidgets as W
@@ -48,8 +49,8 @@ def digit_toggles(selected=CONFIG.forget_digits) -> list[W.ToggleButton]:
 class UnlearningPanel:
     """Toggle buttons for the forget digits, a strength slider and a button that unlearns and redraws."""
 
-    def __init__(self, original: torch.nn.Module, cfg: Config = CONFIG, device=None, method: str = "evidence",
-                 loss_overrides: dict | None = None):
+    def __init__(self, original: torch.nn.Module, cfg: Config = CONFIG, device=None,
+                 method: str | Callable = "evidence"):
         self.original, self.cfg, self.device, self.method = original, cfg, device, method
         self.toggles = digit_toggles(cfg.forget_digits)
         self.strength = W.FloatSlider(value=cfg.strength, min=0.0, max=4.0, step=0.25, description="strength",

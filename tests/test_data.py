@@ -92,7 +92,7 @@ def test_disk_source_reads_torchvision_layout(tmp_path):
     write("train-labels-idx1-ubyte", train_y, gz=True)
     write("t10k-images-idx3-ubyte", test_x, gz=True)
     write("t10k-labels-idx1-ubyte", test_y, gz=False)
-    train, val, test = get_mnist_loaders(data_root=str(tmp_path), source="disk", digits=[3])
+    train, val, test = get_mnist_loaders(data_root=str(tmp_path), source="disk", digits=[3], max_train_images=None)
     assert train.dataset.source == "disk"
     assert len(train.dataset) + len(val.dataset) == 400 and len(test.dataset) == 100
     (raw / "t10k-labels-idx1-ubyte").write_bytes(b"garbage")
