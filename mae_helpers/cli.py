@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from .config import CONFIG, FAST, FAST_OVERRIDES, Config, get_config
-from .data import get_mnist_loaders
+from .data import loaders_for
 from .evaluate import UnlearningReport, train_judge
 from .model import MAE, save_model
 from .train import train_cached
@@ -56,9 +56,7 @@ class Prepared:
 
     def loaders(self, digits=None):
         """Fresh (train, val, test) loaders over `digits` (None = all): a new loader reshuffles from the seed."""
-        c = self.cfg
-        return get_mnist_loaders(c.data_root, digits, c.batch_size, c.val_fraction, c.seed, c.source, self.device,
-                                 c.max_train_images)
+        return loaders_for(self.cfg, digits, self.device)
 
     @property
     def everything(self):

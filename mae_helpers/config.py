@@ -82,6 +82,15 @@ TRAINING_FIELDS = ("data_root", "source", "val_fraction", "seed", "max_train_ima
 FAST = env_flag("MAE_FAST")
 
 
+def cached_path(name: str, key: dict) -> Path:
+    """The cache file for `name` trained under `key` (any JSON-able dict): cache_dir()/NAME-HASH.pt."""
+    import hashlib
+    import json
+
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return cache_dir() / f"{name}-{digest}.pt"
+
+
 def cache_dir() -> Path:
     """Where trained models are cached: $MAE_CACHE_DIR, else ~/.cache/mae_helpers (shared by notebooks and CLI)."""
     return Path(os.environ.get("MAE_CACHE_DIR") or Path.home() / ".cache" / "mae_helpers").expanduser()

@@ -292,3 +292,9 @@ def get_mnist_loaders(
         val=loader(*subset(train_x, train_y, val_idx), shuffle=False),
         test=loader(*subset(test_x, test_y), shuffle=False),
     )
+
+
+def loaders_for(cfg, digits: Iterable[int] | None = None, device: str | torch.device | None = None) -> MNISTLoaders:
+    """`get_mnist_loaders` with every data setting taken from a `Config` (fresh loaders on each call)."""
+    return get_mnist_loaders(cfg.data_root, digits, cfg.batch_size, cfg.val_fraction, cfg.seed, cfg.source, device,
+                             cfg.max_train_images)

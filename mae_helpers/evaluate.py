@@ -13,7 +13,6 @@ by side: a terminal table, an HTML table for notebooks, and the metrics.json sch
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 import math
@@ -30,8 +29,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from .config import CONFIG, Config, cache_dir, resolve_device
-from .data import get_mnist_loaders, split_digits
+from .config import CONFIG, Config, cached_path, resolve_device
+from .data import loaders_for, split_digits
 from .model import read_checkpoint, save_model
 
 JUDGE_CHANNELS = (32, 64)
@@ -144,12 +143,10 @@ def train_judge(cfg: Config = CONFIG, device=None, progress: bool = True) -> Jud
     shape the judge (JUDGE_KEY_FIELDS), the data source actually used and the judge's own
     settings. Returns the judge in eval mode with `.test_accuracy` (on the real test digits) set.
     """
-    loaders = get_mnist_loaders(cfg.data_root, None, cfg.batch_size, cfg.val_fraction, cfg.seed, cfg.source,
-                                device, cfg.max_train_images)
+    loaders = loaders_for(cfg, None, device)
     key = {"name": "judge", "data": loaders.train.dataset.source, **{k: getattr(cfg, k) for k in JUDGE_KEY_FIELDS},
            "judge": {"channels": list(JUDGE_CHANNELS), "lr": JUDGE_LR}}
-    digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    path = cache_dir() / f"judge-{digest}.pt"
+    path = cached_path("judge", key)
     device = resolve_device(device)
     if path.exists():
         try:

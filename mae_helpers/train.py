@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import hashlib
 import json
 import math
 import sys
@@ -23,8 +22,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from .config import CONFIG, Config, cache_dir, resolve_device
-from .data import check_digits, get_mnist_loaders
+from .config import CONFIG, Config, cached_path, resolve_device
+from .data import check_digits, loaders_for
 from .model import MAE, load_model, save_model
 
 SCHEDULES = ("onecycle", "constant")
@@ -204,11 +203,9 @@ def train_cached(
     """
     digits = check_digits(range(10) if digits is None else digits)
     torch.manual_seed(cfg.seed)
-    loaders = get_mnist_loaders(cfg.data_root, digits, cfg.batch_size, cfg.val_fraction, cfg.seed, cfg.source,
-                                device, cfg.max_train_images)
+    loaders = loaders_for(cfg, digits, device)
     key = {"name": name, "digits": list(digits), "data": loaders.train.dataset.source, **cfg.training_dict()}
-    digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    path = cache_dir() / f"{name}-{digest}.pt"
+    path = cached_path(name, key)
     if path.exists():
         try:
             model = load_model(path, device=resolve_device(device))

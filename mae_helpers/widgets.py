@@ -16,7 +16,7 @@ import torch
 from IPython.display import Image
 
 from .config import CONFIG, Config
-from .data import get_mnist_loaders, split_digits
+from .data import loaders_for, split_digits
 from .train import reconstruction_mse
 from .unlearn import train_auxiliary, unlearn
 from .viz import compare_reconstructions
@@ -73,8 +73,7 @@ class UnlearningPanel:
         aux, _ = train_auxiliary(forget, cfg, device=device, progress=False)
 
         def loaders(digits):
-            return get_mnist_loaders(cfg.data_root, digits, cfg.batch_size, cfg.val_fraction, cfg.seed, cfg.source,
-                                     device, cfg.max_train_images)
+            return loaders_for(cfg, digits, device)
 
         f, r = loaders(forget), loaders(retain)
         torch.manual_seed(cfg.seed)
