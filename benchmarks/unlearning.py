@@ -18,7 +18,7 @@ import statistics
 import time
 
 from mae_helpers import evaluate_model, get_config
-from mae_helpers.cli import prepare
+from mae_helpers.experiment import prepare
 
 
 def parse_set(text: str) -> tuple[int, ...]:

@@ -12,6 +12,7 @@ import json
 import math
 import sys
 import time
+import warnings
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -51,30 +52,43 @@ class History:
         return asdict(self)
 
 
-def autocast_for(device: torch.device):
-    """The fast path, in one place: bf16 autocast on a GPU, plain float32 on a CPU.
+PRECISIONS = ("fp32", "bf16")
+BF16_MIN_CAPABILITY = (8, 0)  # Ampere and newer: native bf16 tensor cores. Colab's free T4 is 7.5.
 
-    On a GPU the convolutions run in bfloat16 (the loss stays float32); on a CPU
-    without bf16 units it would only be slower, so CPU runs are exact float32 and
-    bit-for-bit reproducible for a given seed.
+
+def autocast_for(device: torch.device, precision: str = "fp32"):
+    """The mixed-precision switch, in one place: float32 unless bf16 is asked for and native.
+
+    fp32 is the default everywhere. On an H200 this model is launch-bound: bf16 autocast
+    only adds cast kernels and was not faster (issue 11's measurement), so nothing is
+    gained by it. `precision="bf16"` runs the convolutions in bfloat16 on a GPU of compute
+    capability >= 8.0; on an older GPU (a T4) it would be emulated and slow, so it falls
+    back to float32 with a warning, and a CPU always runs exact, reproducible float32.
     """
-    if device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}")
+    if precision == "bf16" and device.type == "cuda":
+        capability = torch.cuda.get_device_capability(device)
+        if tuple(capability) >= BF16_MIN_CAPABILITY:
+            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        warnings.warn(f"precision='bf16' needs a GPU of compute capability >= 8.0 (this one: "
+                      f"{capability[0]}.{capability[1]}); training in float32 instead", stacklevel=2)
     return nullcontext()
 
 
 @torch.no_grad()
 def reconstruction_mse(model: nn.Module, loader: DataLoader, device: torch.device | None = None) -> float:
-    """Mean squared reconstruction error per pixel over a whole loader."""
+    """Mean squared reconstruction error per pixel over a whole loader, always in float32.
+
+    The one MSE measure of the package: training history, reports and widgets all use it.
+    """
     device = resolve_device(device)
     was_training = model.training
     model.eval()
-    total, count = torch.zeros((), device=device), 0
+    total, count = torch.zeros((), device=device, dtype=torch.float64), 0
     for images, _ in loader:
         images = images.to(device)
-        with autocast_for(device):
-            out = model(images)
-        total += F.mse_loss(out.float(), images, reduction="sum")
+        total += F.mse_loss(model(images).float(), images.float(), reduction="sum").double()
         count += images.numel()
     model.train(was_training)
     return total.item() / max(count, 1)
@@ -115,12 +129,14 @@ def train_and_validate(
     progress: bool = True,
     schedule: str = "onecycle",
     metadata: dict | None = None,
+    precision: str = "fp32",
 ) -> History:
     """Train `model` to reconstruct its input; keep (and return to) the best validation weights.
 
     `schedule`: "onecycle" (warm up to `lr`, then anneal: the fast default) or "constant"
     (the original). `checkpoint`: save the best weights there (with `metadata`) each time
     validation improves. `log`: append a row per epoch (.csv, else JSON lines).
+    `precision`: "fp32" (default) or "bf16" (see `autocast_for`).
     """
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1; got {epochs}")
@@ -128,6 +144,7 @@ def train_and_validate(
         raise ValueError(f"lr must be > 0; got {lr}")
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {SCHEDULES}; got {schedule!r}")
+    autocast_for(torch.device("cpu"), precision)  # refuses an unknown precision before any work
     if len(train_loader) == 0 or len(val_loader) == 0:
         raise ValueError("train_loader and val_loader must each hold at least one batch")
     device = resolve_device(device)
@@ -150,7 +167,7 @@ def train_and_validate(
             running, seen = torch.zeros((), device=device), 0
             for step, (images, _) in enumerate(train_loader):
                 images = images.to(device, non_blocking=True)
-                with autocast_for(device):
+                with autocast_for(device, precision):
                     loss = F.mse_loss(model(images).float(), images)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -214,7 +231,7 @@ def train_cached(
             print(f"cached model unusable ({err}); training again", file=sys.stderr)
     model = MAE(channels=cfg.channels, hidden=cfg.hidden, code_dim=cfg.code_dim, decoder_norm=cfg.decoder_norm)
     history = train_and_validate(model, loaders.train, loaders.val, epochs=cfg.epochs, lr=cfg.lr, device=device,
-                                 progress=progress)
+                                 progress=progress, precision=cfg.precision)
     metadata = {"key": key, "history": history.to_dict()}
     save_model(model, path, **metadata)
     model.metadata = metadata

@@ -255,7 +255,7 @@ def unlearn(
                     x_r, y_r = next(retain_batches)
                 x_f, x_r = x_f.to(device), x_r.to(device)
                 state.labels = torch.cat([y_f, y_r]).to(device)
-                with autocast_for(device):
+                with autocast_for(device, cfg.precision):
                     loss = loss_fn(state, x_f, x_r, cfg)
                 if not torch.isfinite(loss):
                     history.stopped_early = (f"non-finite loss in epoch {epoch}, batch {step}; kept the weights of "

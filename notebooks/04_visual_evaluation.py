@@ -128,7 +128,7 @@ print(f"  on the real forget digits: {real['judge_acc_forget']:.1%}, "
 # %% tags=["nbval-ignore-output"]
 from IPython.display import display
 
-from mae_helpers.cli import run_experiment
+from mae_helpers.experiment import run_experiment
 
 experiment = run_experiment(cfg, device=device)
 original, unlearned, retrained = experiment.original, experiment.unlearned, experiment.retrained

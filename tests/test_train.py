@@ -115,3 +115,38 @@ def test_train_cached_reuses_the_same_config_and_retrains_a_changed_one(tmp_path
     train_cached("main", [1, 2], get_config(epochs=1, max_train_images=300, source="offline", seed=5), progress=False)
     train_cached("main", [1, 3], cfg, progress=False)
     assert len(list(tmp_path.glob("main-*.pt"))) == 3
+
+
+def _autocast_dtype(context):
+    """The dtype an autocast context would use, or None for a plain float32 context."""
+    return getattr(context, "fast_dtype", None) if isinstance(context, torch.autocast) else None
+
+
+@pytest.mark.filterwarnings("ignore:CUDA is not available")  # autocast objects built on a CPU-only machine
+@pytest.mark.parametrize("capability, precision, expected", [
+    ((7, 5), "fp32", None),              # Colab's T4, default
+    ((7, 5), "bf16", None),              # T4 has no native bf16: float32, with a warning
+    ((8, 0), "fp32", None),              # A100, default: float32 (bf16 measured no faster here)
+    ((8, 0), "bf16", torch.bfloat16),    # A100 and newer, asked for: bf16
+    ((9, 0), "bf16", torch.bfloat16),    # H100/H200
+])
+def test_mixed_precision_only_where_bf16_is_native(monkeypatch, capability, precision, expected):
+    from mae_helpers.train import autocast_for
+
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    if precision == "bf16" and expected is None:
+        with pytest.warns(UserWarning, match="compute capability >= 8.0"):
+            context = autocast_for(torch.device("cuda"), precision)
+    else:
+        context = autocast_for(torch.device("cuda"), precision)
+    assert _autocast_dtype(context) == expected
+
+
+def test_cpu_is_always_float32_and_unknown_precision_is_refused(small_loaders):
+    from mae_helpers.train import autocast_for
+
+    assert _autocast_dtype(autocast_for(torch.device("cpu"), "bf16")) is None
+    with pytest.raises(ValueError, match="precision must be one of"):
+        autocast_for(torch.device("cpu"), "fp8")
+    with pytest.raises(ValueError, match="precision"):
+        train_and_validate(MAE(), small_loaders.train, small_loaders.val, epochs=1, precision="half", progress=False)

@@ -1,0 +1,90 @@
+"""The three data scales every unlearning claim is checked at, built from files on disk.
+
+    python benchmarks/layouts.py [--mnist-dir ../shared/data/mnist-t10k] [--out data/bench]
+
+Writes torchvision-layout folders (NAME/MNIST/raw/*-ubyte.gz) that `source="disk"` reads:
+
+* `t10k-8k`: the 10,000 real MNIST test digits, shuffled once (seed 0), 8,000 as the
+  training split and 2,000 as the test split.
+* `layout-60k`: MNIST's 60k/10k shape from the same digits: 6,000 of them tiled 10x as a
+  60,000-image training split (48,000 train + 12,000 validation after the package's split;
+  the validation images are copies of training digits, which only makes a held-out check
+  there optimistic) and the other 4,000 as the test split, never seen in training.
+
+The third scale, the offline 4,000/1,000 subset, needs no files (`source="offline"`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+from pathlib import Path
+
+import numpy as np
+
+SCALES = ("offline", "t10k-8k", "layout-60k")
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file (gzipped) as a uint8 array."""
+    raw = gzip.open(path, "rb").read()
+    ndim = raw[3]
+    shape = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """`array` (uint8) as a gzipped IDX file."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wb", compresslevel=1) as f:
+        f.write(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+
+
+def write_layout(root: Path, train: tuple, test: tuple) -> Path:
+    """Write (images, labels) pairs as torchvision's MNIST/raw files under `root`."""
+    raw = root / "MNIST" / "raw"
+    for split, (images, labels) in (("train", train), ("t10k", test)):
+        write_idx(raw / f"{split}-images-idx3-ubyte.gz", images)
+        write_idx(raw / f"{split}-labels-idx1-ubyte.gz", labels)
+    return root
+
+
+def build(mnist_dir: Path, out: Path) -> dict[str, Path]:
+    """Build both disk layouts from the t10k files; returns {name: data_root}."""
+    images = read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")
+    labels = read_idx(mnist_dir / "t10k-labels-idx1-ubyte.gz")
+    order = np.random.default_rng(0).permutation(len(labels))
+    small_train, small_test = order[:8000], order[8000:]
+    big_train, big_test = order[:6000], order[6000:]
+    tiled = np.tile(big_train, 10)
+    return {
+        "t10k-8k": write_layout(out / "t10k-8k", (images[small_train], labels[small_train]),
+                                (images[small_test], labels[small_test])),
+        "layout-60k": write_layout(out / "layout-60k", (images[tiled], labels[tiled]),
+                                   (images[big_test], labels[big_test])),
+    }
+
+
+def scale_settings(scale: str, root: Path = Path("data/bench")) -> dict:
+    """Config overrides (data_root, source) that select one of SCALES."""
+    if scale == "offline":
+        return {"source": "offline"}
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {SCALES}; got {scale!r}")
+    if not (root / scale / "MNIST" / "raw").is_dir():
+        raise SystemExit(f"{root / scale} is missing: run `python benchmarks/layouts.py` first")
+    return {"source": "disk", "data_root": str(root / scale)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mnist-dir", default="../shared/data/mnist-t10k", help="folder with t10k-*-ubyte.gz")
+    parser.add_argument("--out", default="data/bench", help="where the layouts are written")
+    args = parser.parse_args()
+    for name, root in build(Path(args.mnist_dir), Path(args.out)).items():
+        print(f"{name}: {root}")
+
+
+if __name__ == "__main__":
+    main()
