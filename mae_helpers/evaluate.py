@@ -16,7 +16,6 @@ from __future__ import annotations
 import html
 import json
 import math
-import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from tqdm.auto import tqdm
 
 from .config import CONFIG, Config, cached_path, resolve_device
 from .data import loaders_for, split_digits
-from .model import read_checkpoint, save_model
+from .model import load_cached, read_checkpoint, save_cached
 
 JUDGE_CHANNELS = (32, 64)
 JUDGE_LR = 2e-3  # Adam with a one-cycle schedule, as the MAE: 98% on the offline test digits in 10 epochs
@@ -136,6 +135,18 @@ def fit_judge(judge: nn.Module, loader: DataLoader, epochs: int, lr: float = JUD
     return judge.eval()
 
 
+def _load_judge(path: Path) -> Judge:
+    """The judge cached at `path`; a ValueError naming the file when it holds anything else."""
+    payload = read_checkpoint(path)
+    try:
+        judge = Judge(**payload["config"])
+        judge.load_state_dict(payload["state_dict"])
+        judge.test_accuracy = float(payload["metadata"]["test_accuracy"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise ValueError(f"{path} does not hold a judge ({type(err).__name__}: {err})") from err
+    return judge
+
+
 def train_judge(cfg: Config = CONFIG, device=None, progress: bool = True) -> Judge:
     """Train the judge on real training images of all digits, or load the one cached for this config.
 
@@ -148,22 +159,16 @@ def train_judge(cfg: Config = CONFIG, device=None, progress: bool = True) -> Jud
            "judge": {"channels": list(JUDGE_CHANNELS), "lr": JUDGE_LR}}
     path = cached_path("judge", key)
     device = resolve_device(device)
-    if path.exists():
-        try:
-            payload = read_checkpoint(path)
-            judge = Judge(**payload["config"])
-            judge.load_state_dict(payload["state_dict"])
-            judge.test_accuracy = float(payload["metadata"]["test_accuracy"])
-            return judge.to(device).eval()
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as err:
-            print(f"cached judge unusable ({err}); training again", file=sys.stderr)
+    judge = load_cached(path, _load_judge)
+    if judge is not None:
+        return judge.to(device).eval()
 
     torch.manual_seed(cfg.seed)  # the judge's initial weights
     start = time.perf_counter()
     judge = fit_judge(Judge(JUDGE_CHANNELS), loaders.train, cfg.epochs, device=device, progress=progress)
     judge.test_accuracy = classifier_accuracy(judge, loaders.test, device)
-    # save_model only needs `.config` and a state dict, so the judge reuses its atomic write.
-    save_model(judge, path, key=key, test_accuracy=judge.test_accuracy, seconds=time.perf_counter() - start)
+    # save_model only needs `.config` and a state dict, so the judge gets the same atomic, hashed cache write.
+    save_cached(judge, path, key=key, test_accuracy=judge.test_accuracy, seconds=time.perf_counter() - start)
     return judge.eval()
 
 

@@ -20,10 +20,13 @@ lives, then trains the autoencoder so that evidence disappears (see unlearn.py).
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import math
 import os
-import tempfile
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -31,6 +34,7 @@ import torch
 from torch import nn
 
 from .config import CONFIG
+from .files import explain, probe_folder, write_atomic
 
 CHECKPOINT_FORMAT = "mae_helpers.checkpoint/1"
 Q_LAYER_NAMES = ("encoded", "bottleneck", "decoder_input")
@@ -122,54 +126,135 @@ def count_parameters(model: nn.Module) -> int:
 # ----------------------------------------------------------------------------- checkpoints
 
 
+def weights_digest(state_dict: dict) -> str:
+    """SHA-256 of a state dict's names, dtypes, shapes and bytes: a checkpoint stores it to detect damage."""
+    digest = hashlib.sha256()
+    for name in sorted(state_dict):
+        tensor = state_dict[name].detach().cpu().contiguous()
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)};".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _non_finite(state_dict: dict) -> list[str]:
+    """Names of the floating-point tensors that hold NaN or infinity."""
+    return [k for k, v in state_dict.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+
+
 def save_model(model: MAE, path: str | os.PathLike, **metadata) -> Path:
-    """Save weights, constructor arguments and JSON-able `metadata` atomically to `path`."""
+    """Save weights, constructor arguments and JSON-able `metadata` atomically to `path`.
+
+    The file stores a hash of the weights (checked by `read_checkpoint`) and honours the
+    umask, so a cache folder can be shared. Non-finite weights are refused.
+    """
     path = Path(path)
     try:
         json.dumps(metadata)
     except (TypeError, ValueError) as err:
         raise TypeError(f"metadata for {path} must be JSON-like (numbers, strings, lists, dicts): {err}") from err
-    payload = {
-        "format": CHECKPOINT_FORMAT,
-        "config": model.config,
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "metadata": metadata,
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Write beside the target, then rename: an interrupted save leaves the old file intact.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    bad = _non_finite(state)
+    if bad:
+        raise ValueError(f"not saving {path}: the weights {bad[:3]} hold NaN or infinity")
+    payload = {"format": CHECKPOINT_FORMAT, "config": model.config, "state_dict": state, "metadata": metadata,
+               "sha256": weights_digest(state)}
+    # Serialise in memory first: torch's own file writer reports a full disk as "enforce fail ...
+    # unexpected pos"; write_atomic raises the real OSError and leaves any old file intact.
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return write_atomic(path, buffer.getvalue())
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
-    """The raw checkpoint dict at `path`, with errors that name the file."""
+    """The raw checkpoint dict at `path`, checked whole (format, parts, weight hash, finite weights).
+
+    Every malformed or damaged file raises a ValueError that names it.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}; train a model first or check the path")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError:
+        raise
     except Exception as err:
         raise ValueError(f"{path} is not a readable checkpoint (truncated or corrupt?): {err}") from err
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not an mae_helpers checkpoint (save one with mae_helpers.save_model)")
+    state = payload.get("state_dict")
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"{path} has no weights (its 'state_dict' is missing or not a dict of tensors)")
+    if not isinstance(payload.get("config"), dict) or not isinstance(payload.get("metadata", {}), dict):
+        raise ValueError(f"{path} has no architecture record (its 'config' or 'metadata' is missing or not a dict)")
+    if "sha256" in payload and payload["sha256"] != weights_digest(state):  # files saved before the hash lack it
+        raise ValueError(f"{path} is damaged: its weights do not match the hash saved with them")
+    bad = _non_finite(state)
+    if bad:
+        raise ValueError(f"{path} is damaged: the weights {bad[:3]} hold NaN or infinity")
     return payload
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device | None = "cpu") -> MAE:
-    """Rebuild the `MAE` saved at `path`; its metadata is on `model.metadata`."""
+    """Rebuild the `MAE` saved at `path`; its metadata is on `model.metadata`.
+
+    A file that is not an MAE checkpoint (a judge's, a damaged one, one with unknown
+    architecture settings) raises a ValueError naming it.
+    """
     payload = read_checkpoint(path)
     config = dict(payload["config"])
-    model = MAE(channels=tuple(config.pop("channels")), **config)
     try:
+        model = MAE(channels=tuple(config.pop("channels")), **config)
         model.load_state_dict(payload["state_dict"])
-    except RuntimeError as err:
-        raise ValueError(f"{path} holds weights that do not fit its recorded architecture: {err}") from err
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        key = payload.get("metadata", {}).get("key")
+        role = key.get("name") if isinstance(key, dict) else None
+        what = f" (it holds the {role!r} network)" if role == "judge" else ""
+        raise ValueError(f"{path} is not an MAE checkpoint{what}: its architecture {payload['config']} does not "
+                         f"build an MAE ({type(err).__name__}: {err})") from err
     model.metadata = payload.get("metadata", {})
     return model.to(device).eval()
+
+
+# ----------------------------------------------------------------------------- the model cache
+
+_UNWRITABLE: set[Path] = set()  # cache folders a write failed in: warned about once, then skipped
+
+
+def _cache_failed(folder: Path, err: OSError) -> None:
+    """Say once that `folder` cannot hold the cache; later saves there are skipped."""
+    if folder not in _UNWRITABLE:
+        _UNWRITABLE.add(folder)
+        print(f"warning: cannot write the model cache ({explain(err, folder)}); going on without caching "
+              "(set MAE_CACHE_DIR to a writable folder to keep trained networks)", file=sys.stderr)
+
+
+def probe_cache(folder: Path) -> bool:
+    """Probe-write the cache folder before any training: False (with one warning) when it cannot take files."""
+    try:
+        probe_folder(folder)
+        return True
+    except OSError as err:
+        _cache_failed(folder, err)
+        return False
+
+
+def save_cached(model: nn.Module, path: Path, **metadata) -> None:
+    """`save_model` into the cache; a failing write (read-only, full) warns once and the run goes on uncached."""
+    if path.parent in _UNWRITABLE:
+        return
+    try:
+        save_model(model, path, **metadata)
+    except OSError as err:
+        _cache_failed(path.parent, err)
+
+
+def load_cached(path: Path, load: Callable[[Path], nn.Module]) -> nn.Module | None:
+    """`load(path)` for a cache entry, or None when there is none or it is damaged (said in one line)."""
+    if not path.is_file():
+        return None
+    try:
+        return load(path)
+    except (OSError, ValueError) as err:
+        reason = explain(err) if isinstance(err, OSError) else str(err)
+        print(f"cached {path.name} is unusable ({reason}); training it again", file=sys.stderr)
+        return None

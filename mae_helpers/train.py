@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from .config import CONFIG, Config, cached_path, resolve_device
 from .data import check_digits, loaders_for
-from .model import MAE, load_model, save_model
+from .model import MAE, load_cached, load_model, save_cached, save_model
 
 SCHEDULES = ("onecycle", "constant")
 
@@ -223,16 +223,13 @@ def train_cached(
     loaders = loaders_for(cfg, digits, device)
     key = {"name": name, "digits": list(digits), "data": loaders.train.dataset.source, **cfg.training_dict()}
     path = cached_path(name, key)
-    if path.exists():
-        try:
-            model = load_model(path, device=resolve_device(device))
-            return model, model.metadata
-        except (OSError, ValueError) as err:
-            print(f"cached model unusable ({err}); training again", file=sys.stderr)
+    model = load_cached(path, lambda p: load_model(p, device=resolve_device(device)))
+    if model is not None:
+        return model, model.metadata
     model = MAE(channels=cfg.channels, hidden=cfg.hidden, code_dim=cfg.code_dim, decoder_norm=cfg.decoder_norm)
     history = train_and_validate(model, loaders.train, loaders.val, epochs=cfg.epochs, lr=cfg.lr, device=device,
                                  progress=progress, precision=cfg.precision)
     metadata = {"key": key, "history": history.to_dict()}
-    save_model(model, path, **metadata)
+    save_cached(model, path, **metadata)
     model.metadata = metadata
     return model.eval(), metadata
