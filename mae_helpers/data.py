@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
 
-from .config import CONFIG, resolve_device
+from .config import CONFIG, as_number, plain, resolve_data_root, resolve_device
 
 SOURCES = ("auto", "disk", "download", "offline")
 
@@ -77,15 +77,16 @@ class DigitTensors(Dataset):
 
 
 def check_digits(digits, name: str = "digits", allow_all: bool = True) -> tuple[int, ...]:
-    """Validate a collection of digit labels and return it as a sorted tuple."""
-    if isinstance(digits, (int, np.integer)) and not isinstance(digits, bool):
+    """Validate a collection of digit labels (numpy arrays and tensors too) and return it as a sorted tuple."""
+    digits = plain(digits)
+    if isinstance(digits, int) and not isinstance(digits, bool):
         digits = [digits]
     if isinstance(digits, (str, bytes)) or not isinstance(digits, Iterable):
         raise ValueError(f"{name} must be a list of digits 0-9, e.g. [0, 3, 6, 9]; got {digits!r}")
-    values = list(digits)
+    values = [plain(d) for d in digits]
     if not values:
         raise ValueError(f"{name} is empty; give at least one digit from 0-9")
-    bad = [d for d in values if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or not 0 <= d <= 9]
+    bad = [d for d in values if isinstance(d, bool) or not isinstance(d, int) or not 0 <= d <= 9]
     if bad:
         raise ValueError(f"{name} may only hold whole numbers 0-9; {bad} are not allowed")
     dupes = sorted({int(d) for d in values if values.count(d) > 1})
@@ -112,13 +113,32 @@ def _read_idx(path: Path) -> np.ndarray:
         with opener(path, "rb") as f:
             raw = f.read()
         magic = int.from_bytes(raw[:4], "big")
-        if magic >> 8 != 0x08:  # 0x08 = unsigned byte data
+        if len(raw) < 4 or magic >> 8 != 0x08:  # 0x08 = unsigned byte data
             raise ValueError("not an unsigned-byte IDX file")
         ndim = magic & 0xFF
+        if len(raw) < 4 + 4 * ndim:
+            raise ValueError("its header is cut short")
         shape = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-        return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+        data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+        if data.size != np.prod(shape):
+            raise ValueError(f"its header promises {' x '.join(map(str, shape))} bytes of data, it holds {data.size}")
+        return data.reshape(shape)
     except (OSError, EOFError, ValueError) as err:
         raise ValueError(f"{path} is not a readable MNIST IDX file ({err}); delete it and load again") from err
+
+
+def _check_split(images: np.ndarray, labels: np.ndarray, image_path: Path, label_path: Path) -> None:
+    """Refuse what is not MNIST-shaped: N x 28 x 28 images, N labels 0-9, N > 0; the message names the file."""
+    fix = "replace it with torchvision's MNIST file, or use source='offline'"
+    if images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise ValueError(f"{image_path} holds images of shape {images.shape[1:]}, not 28 x 28; {fix}")
+    if len(images) == 0:
+        raise ValueError(f"{image_path} holds no images; {fix}")
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise ValueError(f"{label_path} holds {labels.shape} labels for the {len(images)} images of "
+                         f"{image_path.name}; they must match one to one; {fix}")
+    if labels.max() > 9:
+        raise ValueError(f"{label_path} holds labels up to {labels.max()}; MNIST labels are 0-9; {fix}")
 
 
 def _find_idx(data_root: Path, split: str, kind: str) -> Path | None:
@@ -140,7 +160,10 @@ def _load_disk(data_root: Path) -> tuple[np.ndarray, ...]:
             f"no MNIST {', '.join(missing)} files under {data_root}/MNIST/raw; "
             "use source='download' (needs internet) or source='offline'"
         )
-    return tuple(_read_idx(found[key]) for key in found)
+    arrays = {key: _read_idx(path) for key, path in found.items()}
+    for split in ("train", "test"):
+        _check_split(arrays[split, "images"], arrays[split, "labels"], found[split, "images"], found[split, "labels"])
+    return tuple(arrays.values())
 
 
 def _network_reachable() -> bool:
@@ -198,7 +221,7 @@ def load_mnist_arrays(data_root: str = CONFIG.data_root, source: str = "auto") -
         source = os.environ.get("MAE_DATA_SOURCE", "auto").strip().lower() or "auto"
         if source not in SOURCES:
             raise ValueError(f"environment variable MAE_DATA_SOURCE must be one of {SOURCES}; got {source!r}")
-    root = Path(data_root).expanduser()
+    root = resolve_data_root(data_root)
     if source in ("auto", "disk") and _find_idx(root, "train", "images"):
         arrays, used = _load_disk(root), "disk"
     elif source == "disk":
@@ -261,20 +284,30 @@ def get_mnist_loaders(
     filtered the same way. `max_train_images` caps the training pool (fast mode).
     """
     keep = check_digits(range(10) if digits is None else digits)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+    batch_size, seed = as_number(batch_size, "batch_size", whole=True), as_number(seed, "seed", whole=True)
+    val_fraction = as_number(val_fraction, "val_fraction")
+    if batch_size < 1:
         raise ValueError(f"batch_size must be a whole number >= 1; got {batch_size!r}")
-    if not 0.0 < float(val_fraction) < 1.0:
+    if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must be strictly between 0 and 1, e.g. 0.2; got {val_fraction!r}")
+    if max_train_images is not None:
+        max_train_images = as_number(max_train_images, "max_train_images", whole=True)
+        if max_train_images < 2:
+            raise ValueError(f"max_train_images must be None (all) or a whole number >= 2 (some to train on, "
+                             f"some to validate on); got {max_train_images!r}")
     device = resolve_device(device)
-    train_x, train_y, test_x, test_y, used = load_mnist_arrays(str(data_root), source)
+    train_x, train_y, test_x, test_y, used = load_mnist_arrays(str(resolve_data_root(data_root)), source)
 
     # Split before filtering: an image is in validation or not regardless of `digits`,
     # so the forget-digit and retain-digit loaders are exact parts of the all-digit ones.
     order = torch.randperm(len(train_y), generator=torch.Generator().manual_seed(seed))
     if max_train_images is not None:
         order = order[:max_train_images]
-    n_val = max(1, round(len(order) * float(val_fraction)))
+    n_val = max(1, round(len(order) * val_fraction))
     val_idx, train_idx = order[:n_val], order[n_val:]
+    if len(train_idx) == 0:
+        raise ValueError(f"val_fraction={val_fraction} of {len(order)} training images leaves none to train on; "
+                         "use e.g. 0.2")
     allowed = torch.tensor(keep, dtype=train_y.dtype)
 
     def subset(images, labels, index=None):
@@ -283,14 +316,18 @@ def get_mnist_loaders(
         mask = torch.isin(labels, allowed)
         return images[mask], labels[mask].long()
 
-    def loader(images, labels, shuffle):
+    def loader(split, images, labels, shuffle):
+        if len(labels) == 0:  # torch would only say "num_samples=0"
+            where = "MNIST's test files" if split == "test" else \
+                f"{len(order)} training images with val_fraction={val_fraction}; raise max_train_images"
+            raise ValueError(f"the {split} split holds no images of digits {list(keep)} ({where})")
         data = DigitTensors(_to_unit_range(images, device), labels.to(device), source=used)
-        return make_loader(data, int(batch_size), shuffle=shuffle, seed=seed)
+        return make_loader(data, batch_size, shuffle=shuffle, seed=seed)
 
     return MNISTLoaders(
-        train=loader(*subset(train_x, train_y, train_idx), shuffle=True),
-        val=loader(*subset(train_x, train_y, val_idx), shuffle=False),
-        test=loader(*subset(test_x, test_y), shuffle=False),
+        train=loader("train", *subset(train_x, train_y, train_idx), shuffle=True),
+        val=loader("validation", *subset(train_x, train_y, val_idx), shuffle=False),
+        test=loader("test", *subset(test_x, test_y), shuffle=False),
     )
 
 

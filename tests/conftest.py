@@ -28,6 +28,41 @@ def batch(small_loaders):
     return images[:16]
 
 
+def write_idx(path, array, gz=False):
+    """Write a uint8 array as an MNIST IDX file (gzipped when `gz`)."""
+    import gzip
+
+    import numpy as np
+
+    array = np.ascontiguousarray(np.asarray(array, dtype=np.uint8))
+    header = (0x0800 | array.ndim).to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    if gz:
+        with gzip.open(f"{path}.gz", "wb") as f:
+            f.write(header + array.tobytes())
+    else:
+        path.write_bytes(header + array.tobytes())
+
+
+@pytest.fixture
+def mnist_on_disk():
+    """A function writing (train images, train labels, test images, test labels) as torchvision's MNIST/raw files
+    under a root (default: the offline digits); `gz` names the files to gzip. Returns the raw folder."""
+    from mae_helpers.data import load_mnist_arrays
+
+    names = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+    def write(root, arrays=None, gz=()):
+        arrays = arrays or load_mnist_arrays("data", "offline")[:4]
+        raw = root / "MNIST" / "raw"
+        raw.mkdir(parents=True, exist_ok=True)
+        for name, array in zip(names, arrays):
+            write_idx(raw / name, array, gz=name in gz)
+        load_mnist_arrays.cache_clear()  # the files changed under the same root
+        return raw
+
+    return write
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

@@ -69,29 +69,9 @@ def test_env_var_overrides_auto(monkeypatch, tmp_path):
         get_mnist_loaders(data_root=str(tmp_path), source="auto")
 
 
-def test_disk_source_reads_torchvision_layout(tmp_path):
+def test_disk_source_reads_torchvision_layout(tmp_path, mnist_on_disk):
     """Write the offline digits as IDX files in torchvision's layout and load them back."""
-    import gzip
-
-    import numpy as np
-
-    train_x, train_y, test_x, test_y, _ = load_mnist_arrays("data", "offline")
-    raw = tmp_path / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-
-    def write(name, array, gz):
-        header = (0x0800 | array.ndim).to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
-        data = header + np.ascontiguousarray(array.numpy()).tobytes()
-        if gz:
-            with gzip.open(raw / (name + ".gz"), "wb") as f:
-                f.write(data)
-        else:
-            (raw / name).write_bytes(data)
-
-    write("train-images-idx3-ubyte", train_x, gz=False)
-    write("train-labels-idx1-ubyte", train_y, gz=True)
-    write("t10k-images-idx3-ubyte", test_x, gz=True)
-    write("t10k-labels-idx1-ubyte", test_y, gz=False)
+    raw = mnist_on_disk(tmp_path, gz=("train-labels-idx1-ubyte", "t10k-images-idx3-ubyte"))
     train, val, test = get_mnist_loaders(data_root=str(tmp_path), source="disk", digits=[3], max_train_images=None)
     assert train.dataset.source == "disk"
     assert len(train.dataset) + len(val.dataset) == 400 and len(test.dataset) == 100
@@ -160,3 +140,48 @@ def test_check_digits_rejects_all_ten_when_asked():
     assert check_digits(4) == (4,)
     with pytest.raises(ValueError, match="all ten"):
         check_digits(range(10), allow_all=False)
+
+
+# ----------------------------------------------------------------------------- one data folder for CLI and notebooks
+
+
+def test_a_relative_data_root_means_the_repository_folder_from_anywhere_in_a_checkout(monkeypatch):
+    from pathlib import Path
+
+    from mae_helpers.config import checkout_root, resolve_data_root
+
+    root = Path(__file__).resolve().parents[1]
+    assert checkout_root() == root  # the tests run from a checkout
+    for cwd in (root, root / "notebooks"):  # where `mae-unlearn` and the notebooks run
+        monkeypatch.chdir(cwd)
+        assert resolve_data_root("data") == root / "data"
+    assert resolve_data_root("/elsewhere/mnist") == Path("/elsewhere/mnist")
+
+
+def test_outside_a_checkout_a_relative_data_root_is_taken_from_the_working_folder(monkeypatch, tmp_path,
+                                                                                   mnist_on_disk):
+    from mae_helpers import config
+
+    monkeypatch.setattr(config, "checkout_root", lambda: None)
+    mnist_on_disk(tmp_path / "data")
+    monkeypatch.chdir(tmp_path)
+    train, _, _ = get_mnist_loaders(data_root="data", source="disk", digits=[3])
+    assert train.dataset.source == "disk"
+
+
+def test_mae_data_root_is_the_default_and_notebooks_in_notebooks_read_it(tmp_path, mnist_on_disk):
+    """The instructor's MNIST folder, named once in MAE_DATA_ROOT, is what a notebook kernel in notebooks/ loads."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    mnist_on_disk(tmp_path / "mnist")
+    code = ("from mae_helpers import CONFIG, get_mnist_loaders; print(CONFIG.data_root); "
+            "print(get_mnist_loaders(source='disk', digits=[5]).train.dataset.source)")
+    env = {**os.environ, "MAE_DATA_ROOT": str(tmp_path / "mnist"), "PYTHONPATH": str(root)}
+    result = subprocess.run([sys.executable, "-c", code], cwd=root / "notebooks", env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(tmp_path / "mnist"), "disk"]
