@@ -1,21 +1,41 @@
 """`mae-unlearn` (also `python -m mae_helpers`): the whole experiment from the command line.
 
-Only argument parsing lives here; the pipeline is `experiment.py`. It trains (or reuses
-from the cache) the original MAE on all digits, the auxiliary MAE on the forget digits,
-the retrained gold standard on the rest, and the judge; unlearns; evaluates the three
-models on the held-out test digits; writes checkpoints, metrics.json and figures.
+Only argument parsing and the checks around the run live here; the pipeline is
+`experiment.py`. It trains (or reuses from the cache) the original MAE on all digits,
+the auxiliary MAE on the forget digits, the retrained gold standard on the rest, and the
+judge; unlearns; evaluates the three models on the held-out test digits; writes
+checkpoints, metrics.json and figures.
+
+Everything that can be checked is checked before any training: the numbers, the output
+folder (claimed, so a second run into it is refused), the --images folder and the model
+cache. The run is written aside and swapped into --out whole at the end, so an error,
+Ctrl-C or a killed process leaves the previous run as it was.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 from pathlib import Path
 
-from .config import CONFIG, FAST, FAST_OVERRIDES, Config, get_config
+from .config import CONFIG, FAST, FAST_OVERRIDES, Config, cache_dir, get_config
 from .data import split_digits
-from .experiment import FIGURES, OUTPUT_FILES, run_experiment, write_outputs
+from .experiment import FIGURES, OUTPUT_FILES, copy_figures, run_experiment, write_outputs
+from .files import RunFolder, explain, probe_folder
+from .model import probe_cache
 from .unlearn import METHODS
+
+# Flags that set a config field, and the field; given on the command line they beat fast mode.
+CONFIG_FLAGS = {"strength": "strength", "epochs": "epochs", "unlearn_epochs": "unlearn_epochs", "seed": "seed",
+                "data_root": "data_root", "source": "source"}
+
+
+def _default(field: str) -> str:
+    """The help text's default of a config field, with fast mode's value where that differs."""
+    full, fast = getattr(Config(), field), FAST_OVERRIDES.get(field)
+    return f"default: {full}" + (f"; with --fast: {fast}" if fast is not None else "")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,50 +44,90 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mae-unlearn", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description="Train an MAE on MNIST, make it forget some digits, and compare it with a model "
                     "retrained without them. Trained networks are cached (MAE_CACHE_DIR).")
+    # Config flags default to SUPPRESS: absent from the namespace unless given, so an explicit value
+    # is told apart from a default (and beats fast mode); their help states the defaults.
+    unset = argparse.SUPPRESS
     p.add_argument("--forget", type=int, nargs="+", default=list(CONFIG.forget_digits), metavar="DIGIT",
                    help="digits to forget (a non-empty proper subset of 0-9)")
     p.add_argument("--out", default="runs/demo", help="folder for checkpoints, metrics.json and figures")
     p.add_argument("--overwrite", action="store_true", help="replace a previous run in --out")
     p.add_argument("--images", default=None, help="also copy the figures into this folder (make demo: images/)")
     p.add_argument("--method", default="evidence", choices=METHODS, help="unlearning method")
-    p.add_argument("--strength", type=float, default=CONFIG.strength, help="unlearning strength (0 = none)")
-    p.add_argument("--epochs", type=int, default=Config.epochs, help="training epochs of each MAE")
-    p.add_argument("--unlearn-epochs", type=int, default=CONFIG.unlearn_epochs, help="passes over the forget digits")
-    p.add_argument("--seed", type=int, default=CONFIG.seed, help="random seed (split, shuffling, weights)")
-    p.add_argument("--data-root", default=CONFIG.data_root, help="MNIST in torchvision's layout: DATA_ROOT/MNIST/raw")
-    p.add_argument("--source", default=CONFIG.source, choices=["auto", "disk", "download", "offline"],
-                   help="where MNIST comes from; auto = disk, then download, then the offline subset")
+    p.add_argument("--strength", type=float, default=unset,
+                   help=f"unlearning strength, >= 0 (0 = none) ({_default('strength')})")
+    p.add_argument("--epochs", type=int, default=unset, help=f"training epochs of each MAE ({_default('epochs')})")
+    p.add_argument("--unlearn-epochs", type=int, default=unset,
+                   help=f"passes over the forget digits ({_default('unlearn_epochs')})")
+    p.add_argument("--seed", type=int, default=unset,
+                   help=f"random seed: split, shuffling, weights ({_default('seed')})")
+    p.add_argument("--data-root", default=unset,
+                   help="MNIST in torchvision's layout: DATA_ROOT/MNIST/raw; relative to the current folder "
+                        "(default: $MAE_DATA_ROOT, else data/ in the repository)")
+    p.add_argument("--source", default=unset, choices=["auto", "disk", "download", "offline"],
+                   help=f"where MNIST comes from; auto = disk, then download, then the offline subset "
+                        f"({_default('source')}; $MAE_DATA_SOURCE overrides auto)")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: the GPU when there is one)")
-    p.add_argument("--fast", action="store_true", default=FAST,
-                   help=f"smoke-sized run {FAST_OVERRIDES} (also set by MAE_FAST=1)")
+    p.add_argument("--fast", action=argparse.BooleanOptionalAction, default=FAST,
+                   help=f"smoke-sized run {FAST_OVERRIDES}; explicit flags beat it (default from MAE_FAST)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
 
+def config_from_args(args: argparse.Namespace) -> Config:
+    """The run's config: full or fast defaults (--fast/--no-fast), then every config flag given explicitly."""
+    explicit = {field: getattr(args, flag) for flag, field in CONFIG_FLAGS.items() if hasattr(args, flag)}
+    if "data_root" in explicit:  # a path typed on the command line is relative to where it was typed
+        explicit["data_root"] = os.path.abspath(os.path.expanduser(explicit["data_root"]))
+    return get_config(fast=args.fast, forget_digits=tuple(sorted(args.forget)), **explicit)
+
+
+def check_config(cfg: Config) -> None:
+    """Refuse what the run would only trip over after training: bad digits, strength, epoch counts."""
+    split_digits(cfg.forget_digits)
+    if cfg.strength < 0:
+        raise ValueError(f"--strength must be >= 0 (0 = no unlearning); got {cfg.strength}")
+    if cfg.epochs < 1 or cfg.unlearn_epochs < 1:
+        raise ValueError("--epochs and --unlearn-epochs must be >= 1")
+
+
+def kept_line(out: Path, since: float) -> str:
+    """What survives an interrupted run: --out untouched, and the networks this run finished, in the cache."""
+    try:
+        cached = [p for p in cache_dir().glob("*.pt") if p.stat().st_mtime >= since]
+    except OSError:
+        cached = []
+    nets = f"{len(cached)} network(s) trained by this run are kept in the cache {cache_dir()} (a rerun reuses them)"
+    return f"interrupted: {out} is as it was; {nets if cached else 'no network finished training in this run'}"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the main job; returns the process exit code (2 for a bad argument)."""
+    """Run the main job; returns the process exit code (2 for a bad argument, 1 for a file error, 130 for Ctrl-C)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    out = Path(args.out)
+    out, start = Path(args.out), time.time()
     try:
-        split_digits(args.forget)
-        if args.strength < 0:
-            raise ValueError(f"--strength must be >= 0 (0 = no unlearning); got {args.strength}")
-        if args.epochs < 1 or args.unlearn_epochs < 1:
-            raise ValueError("--epochs and --unlearn-epochs must be >= 1")
-        previous = [name for name in OUTPUT_FILES if (out / name).exists()]
-        if previous and not args.overwrite:
-            raise ValueError(f"{out} holds a previous run ({', '.join(previous)}); pass --overwrite to replace it "
-                             "or choose another --out")
-        settings = dict(forget_digits=tuple(sorted(args.forget)), strength=args.strength, epochs=args.epochs,
-                        unlearn_epochs=args.unlearn_epochs, seed=args.seed, data_root=args.data_root,
-                        source=args.source)
-        cfg = get_config(**{**settings, **(FAST_OVERRIDES if args.fast else {})})
-        exp = run_experiment(cfg, args.method, device=args.device, progress=not args.quiet)
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
+        cfg = config_from_args(args)
+        check_config(cfg)
+        with RunFolder(out, overwrite=args.overwrite, known=OUTPUT_FILES + FIGURES) as run:
+            if args.images is not None:
+                probe_folder(args.images)
+            probe_cache(cache_dir())  # warns, and the run goes on uncached, when the cache cannot take files
+            exp = run_experiment(cfg, args.method, device=args.device, progress=not args.quiet)
+            write_outputs(exp, run.work)
+            run.commit()
+        if args.images is not None:
+            copy_figures(run.path, Path(args.images))
+    except KeyboardInterrupt:
+        parser.exit(130, f"mae-unlearn: {kept_line(out, start)}\n")
+    except ValueError as err:  # before OSError: a missing MNIST file is both, and a bad argument first
         parser.exit(2, f"mae-unlearn: error: {err}\n")
-    write_outputs(exp, out, Path(args.images) if args.images else None)
+    except OSError as err:
+        parser.exit(1, f"mae-unlearn: error: {explain(err)}\n")
+    except RuntimeError as err:
+        parser.exit(2, f"mae-unlearn: error: {err}\n")
     print(exp.report)
+    if exp.unlearning.stopped_early:
+        print(f"warning: unlearning stopped early: {exp.unlearning.stopped_early}", file=sys.stderr)
     print(f"\nwrote {', '.join(OUTPUT_FILES + FIGURES)} to {out}", file=sys.stderr)
     return 0
 

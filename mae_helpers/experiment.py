@@ -3,23 +3,23 @@
 One forget set needs four trained networks (the original MAE on all digits, the auxiliary
 MAE on the forget digits, the retrained gold standard on the rest, and the judge); all are
 cached by config. `prepare` gets them, `run_experiment` unlearns and evaluates, and
-`write_outputs` saves checkpoints, metrics.json and figures. The `mae-unlearn` command,
+`write_outputs` saves checkpoints, metrics.json and figures (`copy_figures` copies them on). The `mae-unlearn` command,
 the notebooks and the benchmarks all go through these functions.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import torch
 
 from .config import CONFIG, Config
 from .data import loaders_for, split_digits
 from .evaluate import UnlearningReport, train_judge
+from .files import write_atomic
 from .model import MAE, save_model
 from .train import train_cached
 from .unlearn import UnlearnHistory, retrain, train_auxiliary, unlearn
@@ -99,23 +99,31 @@ def run_experiment(cfg: Config = CONFIG, method: str = "evidence", device=None, 
     return Experiment(p.original, unlearned, p.retrained, report, p.training, history, everything.test)
 
 
-def write_outputs(exp: Experiment, out: Path, images: Path | None = None) -> None:
-    """Checkpoints, metrics.json and the figures into `out` (figures also into `images`)."""
+def write_outputs(exp: Experiment, out: Path) -> None:
+    """Checkpoints, metrics.json (with the unlearning history) and the figures into the folder `out`.
+
+    `mae-unlearn` passes the work folder of a claimed `files.RunFolder`, which then replaces
+    the real output folder whole: a crash never leaves half of one run beside half of another.
+    """
     out.mkdir(parents=True, exist_ok=True)
     info = {"forget_digits": list(exp.report.forget_digits), "source": exp.test_loader.dataset.source}
     for name in ("original", "unlearned", "retrained"):
         save_model(getattr(exp, name), out / f"{name}.pt", role=name, metrics=getattr(exp.report, name), **info)
-    tmp = out / ".metrics.json.tmp"
-    tmp.write_text(json.dumps(exp.report.to_dict(), indent=2) + "\n")
-    os.replace(tmp, out / "metrics.json")
+    # The history says whether unlearning stopped early (a non-finite loss), which the metrics alone hide.
+    metrics = {**exp.report.to_dict(), "unlearning": exp.unlearning.to_dict()}
+    write_atomic(out / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
     models = {"original": exp.original, "unlearned": exp.unlearned, "retrained": exp.retrained}
     digits = ", ".join(map(str, exp.report.forget_digits))
-    compare_reconstructions(models, exp.test_loader, path=out / "reconstructions.png",
-                            title=f"Test digits and their reconstructions (forgetting {digits})")
-    plot_per_digit_mse({n: getattr(exp.report, n) for n in models}, exp.report.forget_digits,
-                       path=out / "per_digit_mse.png")
-    plot_curves(exp.training, exp.unlearning, path=out / "curves.png")
-    if images is not None:
-        images.mkdir(parents=True, exist_ok=True)
-        for name in FIGURES:
-            shutil.copyfile(out / name, images / name)
+    figures = [compare_reconstructions(models, exp.test_loader, path=out / "reconstructions.png",
+                                       title=f"Test digits and their reconstructions (forgetting {digits})"),
+               plot_per_digit_mse({n: getattr(exp.report, n) for n in models}, exp.report.forget_digits,
+                                  path=out / "per_digit_mse.png"),
+               plot_curves(exp.training, exp.unlearning, path=out / "curves.png")]
+    for fig in figures:  # saved: pyplot would otherwise keep every run's figures open
+        plt.close(fig)
+
+
+def copy_figures(out: Path, images: Path) -> None:
+    """Copy a finished run's figures from `out` into `images` (each file replaced atomically)."""
+    for name in FIGURES:
+        write_atomic(images / name, (out / name).read_bytes())

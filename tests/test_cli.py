@@ -22,7 +22,7 @@ def test_fast_run_writes_every_file_and_each_loads(run_dir):
     import matplotlib.image
 
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert set(metrics) == {"config", "original", "unlearned", "retrained", "seconds"}
+    assert set(metrics) == {"config", "original", "unlearned", "retrained", "seconds", "unlearning"}
     assert metrics["config"]["forget_digits"] == [0, 3, 6, 9]
     assert set(metrics["seconds"]) == {"train", "unlearn", "retrain"}
     for name in ("original", "unlearned", "retrained"):
