@@ -90,8 +90,10 @@ def check_config(cfg: Config) -> None:
         raise ValueError("--epochs and --unlearn-epochs must be >= 1")
 
 
-def kept_line(out: Path, since: float) -> str:
-    """What survives an interrupted run: --out untouched, and the networks this run finished, in the cache."""
+def kept_line(out: Path, since: float, committed: bool = False) -> str:
+    """What survives an interrupted run: --out as it was (or complete), and the networks this run cached."""
+    if committed:
+        return f"interrupted: the run in {out} is complete; only copying its figures into --images was cut short"
     try:
         cached = [p for p in cache_dir().glob("*.pt") if p.stat().st_mtime >= since]
     except OSError:
@@ -104,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the main job; returns the process exit code (2 for a bad argument, 1 for a file error, 130 for Ctrl-C)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    out, start = Path(args.out), time.time()
+    out, start, run = Path(args.out), time.time(), None
     try:
         cfg = config_from_args(args)
         check_config(cfg)
@@ -115,10 +117,10 @@ def main(argv: list[str] | None = None) -> int:
             exp = run_experiment(cfg, args.method, device=args.device, progress=not args.quiet)
             write_outputs(exp, run.work)
             run.commit()
-        if args.images is not None:
-            copy_figures(run.path, Path(args.images))
+            if args.images is not None:
+                copy_figures(run.path, Path(args.images))
     except KeyboardInterrupt:
-        parser.exit(130, f"mae-unlearn: {kept_line(out, start)}\n")
+        parser.exit(130, f"mae-unlearn: {kept_line(out, start, run is not None and run.committed)}\n")
     except ValueError as err:  # before OSError: a missing MNIST file is both, and a bad argument first
         parser.exit(2, f"mae-unlearn: error: {err}\n")
     except OSError as err:

@@ -114,13 +114,19 @@ def write_outputs(exp: Experiment, out: Path) -> None:
     write_atomic(out / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
     models = {"original": exp.original, "unlearned": exp.unlearned, "retrained": exp.retrained}
     digits = ", ".join(map(str, exp.report.forget_digits))
-    figures = [compare_reconstructions(models, exp.test_loader, path=out / "reconstructions.png",
-                                       title=f"Test digits and their reconstructions (forgetting {digits})"),
-               plot_per_digit_mse({n: getattr(exp.report, n) for n in models}, exp.report.forget_digits,
-                                  path=out / "per_digit_mse.png"),
-               plot_curves(exp.training, exp.unlearning, path=out / "curves.png")]
-    for fig in figures:  # saved: pyplot would otherwise keep every run's figures open
-        plt.close(fig)
+    open_before = set(plt.get_fignums())
+    try:
+        compare_reconstructions(models, exp.test_loader, path=out / "reconstructions.png",
+                                title=f"Test digits and their reconstructions (forgetting {digits})")
+        plot_per_digit_mse({n: getattr(exp.report, n) for n in models}, exp.report.forget_digits,
+                           path=out / "per_digit_mse.png")
+        plot_curves(exp.training, exp.unlearning, path=out / "curves.png")
+    except OSError as err:
+        err.filename = err.filename or str(out)  # matplotlib's failed write names no file
+        raise
+    finally:  # saved (or failed): pyplot would otherwise keep every run's figures open
+        for number in set(plt.get_fignums()) - open_before:
+            plt.close(number)
 
 
 def copy_figures(out: Path, images: Path) -> None:

@@ -78,8 +78,10 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> Path:
             f.flush()
             os.fsync(f.fileno())  # a full disk shows here, before the old file is replaced
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.filename is None:  # a failed write names no file: say which
+            err.filename = str(path)
         raise
     remove_stale_temps(path.parent)
     return path
@@ -118,6 +120,7 @@ class RunFolder:
         self.work, self._old, self._lock_path = sibling("partial"), sibling("old"), sibling("lock")
         self._lock = None  # the lock file's descriptor while the claim is held
         self._keep_work = False
+        self.committed = False  # True once `path` holds this run
 
     def __enter__(self) -> RunFolder:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -190,6 +193,7 @@ class RunFolder:
             self._keep_work = True
             print(f"the finished run stays in {self.work}", file=sys.stderr)
             raise
+        self.committed = True
         shutil.rmtree(self._old, ignore_errors=True)
         return self.path
 

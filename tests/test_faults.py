@@ -197,7 +197,7 @@ def test_a_full_disk_is_one_line_and_the_previous_run_survives(tmp_path, monkeyp
     out = tmp_path / "run"
     before = previous_run(out, fake_run, capsys)
     full_disk(monkeypatch)
-    one_line_error(capsys, cli("--out", out, "--overwrite"), "no space left", "free some space")
+    one_line_error(capsys, cli("--out", out, "--overwrite"), str(tmp_path), "no space left", "free some space")
     assert snapshot(out) == before and leftovers(tmp_path) == []
 
 
@@ -361,6 +361,24 @@ def test_ctrl_c_is_one_line_saying_what_was_kept(tmp_path, monkeypatch, capsys, 
                           "1 network(s)", str(tmp_path / "cache"))
     assert line.startswith("mae-unlearn: ")
     assert snapshot(out) == before and leftovers(tmp_path) == []
+
+
+def test_images_gets_the_figures_and_keeps_its_other_files(tmp_path, capsys, fake_run):
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "panel_03.png").write_bytes(b"a screenshot")
+    assert cli("--out", tmp_path / "run", "--images", images) == 0
+    assert {p.name for p in images.iterdir()} == {"panel_03.png", *FIGURES}
+    assert (images / "curves.png").read_bytes() == (tmp_path / "run" / "curves.png").read_bytes()
+
+
+def test_ctrl_c_while_copying_figures_says_the_run_is_complete(tmp_path, monkeypatch, capsys, fake_run):
+    def interrupted(out, images):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_module, "copy_figures", interrupted)
+    one_line_error(capsys, cli("--out", tmp_path / "run", "--images", tmp_path / "images"), "is complete")
+    assert {p.name for p in (tmp_path / "run").iterdir()} == RUN_FILES
 
 
 def test_ctrl_c_on_a_real_run_exits_130_without_a_traceback(tmp_path):
