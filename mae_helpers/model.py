@@ -250,9 +250,9 @@ def save_cached(model: nn.Module, path: Path, **metadata) -> None:
 
 def load_cached(path: Path, load: Callable[[Path], nn.Module]) -> nn.Module | None:
     """`load(path)` for a cache entry, or None when there is none or it is damaged (said in one line)."""
-    if not path.is_file():
-        return None
     try:
+        if not path.is_file():  # itself an OSError when the folder may not be looked into
+            return None
         return load(path)
     except (OSError, ValueError) as err:
         reason = explain(err) if isinstance(err, OSError) else str(err)

@@ -115,12 +115,12 @@ def run_python(code_or_args, env=None, timeout=300, unprivileged=False, **kwargs
                           capture_output=True, text=True, timeout=timeout, **kwargs)
 
 
-@pytest.fixture
-def read_only(tmp_path):
-    """A folder nobody (in a child process without root's bypass) may write into."""
+@pytest.fixture(params=[0o555], ids=["read-only"])
+def read_only(tmp_path, request):
+    """A folder nobody (in a child process without root's bypass) may write into (or, 0o000, even look into)."""
     folder = tmp_path / "read-only"
     folder.mkdir()
-    folder.chmod(0o555)
+    folder.chmod(request.param)
     yield folder
     folder.chmod(0o755)
 
@@ -174,6 +174,7 @@ def test_train_cached_with_an_unwritable_cache_trains_and_returns_the_model(tmp_
 
 
 @needs_permissions
+@pytest.mark.parametrize("read_only", [0o555, 0o000], ids=["read-only", "no-access"], indirect=True)
 def test_a_read_only_cache_folder_warns_and_training_goes_on(read_only):
     code = ("from mae_helpers import get_config, train_cached\n"
             "cfg = get_config(epochs=1, max_train_images=300, source='offline')\n"
