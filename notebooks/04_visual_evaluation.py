@@ -5,7 +5,7 @@
 #     gpuType: T4
 #     provenance: []
 #   jupytext:
-#     cell_metadata_filter: tags,cellView,jupyter.source_hidden,-all
+#     cell_metadata_filter: tags,cellView,jupyter,-all
 #     notebook_metadata_filter: kernelspec,jupytext,colab,accelerator,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py

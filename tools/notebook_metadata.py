@@ -14,6 +14,7 @@ For each pair notebooks/NAME.ipynb + NAME.py it:
   ipywidgets 7 frontend cannot rebuild the ipywidgets 8 state JupyterLab saves, and without the
   state a viewer shows an error instead of the widget. The plain-text fallback of each output
   stays; a tqdm bar's is replaced by the bar's final text (its saved fallback reads "0%");
+- removes the start and end times nbconvert records in each cell (noise in every diff);
 - moves the repository URL of the notebooks' setup cells (and every link to that repository
   in the notebooks and the README) to pyproject.toml's `[project.urls] Repository`, the one
   place a fork changes it;
@@ -107,6 +108,12 @@ def add_colab_metadata(nb) -> list[str]:
     return changes
 
 
+def drop_run_timestamps(nb) -> list[str]:
+    """Remove the per-cell start and end times nbconvert records: they change on every run."""
+    changed = [index for index, cell in enumerate(nb.cells) if cell.metadata.pop("execution", None) is not None]
+    return [f"{len(changed)} cells: execution timestamps removed"] if changed else []
+
+
 def hide_solutions(nb) -> list[str]:
     changes = []
     for index, cell in enumerate(nb.cells):
@@ -165,10 +172,12 @@ def process(ipynb: Path, old_paths: set[str], repo_path: str, write: bool) -> li
     if py.exists() and cells_of(jupytext.read(py)) != cells_of(nb):
         raise SystemExit(f"{py.name} and {ipynb.name} differ: run `jupytext --sync {py}` first")
     config = load_jupytext_config(str(ipynb.parent))
-    changes = (add_colab_metadata(nb) + hide_solutions(nb) + strip_widget_state(nb)
+    changes = (add_colab_metadata(nb) + hide_solutions(nb) + strip_widget_state(nb) + drop_run_timestamps(nb)
                + set_repository(nb, old_paths, repo_path) + apply_jupytext_filters(nb, config))
     new_text = nbformat.writes(nb) + "\n"
-    new_py = jupytext.writes(nb, fmt="py:percent", config=config)
+    # From the notebook as written (keys sorted), as `jupytext --sync` would: the .py then lists cell metadata
+    # in the same order whichever tool wrote it last.
+    new_py = jupytext.writes(nbformat.reads(new_text, as_version=4), fmt="py:percent", config=config)
     if py.exists() and py.read_text() != new_py:
         changes.append(f"{py.name} rewritten from the notebook")
     if write:
