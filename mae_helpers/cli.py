@@ -28,8 +28,8 @@ from .model import probe_cache
 from .unlearn import METHODS
 
 # Flags that set a config field, and the field; given on the command line they beat fast mode.
-CONFIG_FLAGS = {"strength": "strength", "epochs": "epochs", "unlearn_epochs": "unlearn_epochs", "seed": "seed",
-                "data_root": "data_root", "source": "source"}
+CONFIG_FLAGS = {"strength": "strength", "epochs": "epochs", "unlearn_steps": "unlearn_max_steps",
+                "retain_tolerance": "retain_tolerance", "seed": "seed", "data_root": "data_root", "source": "source"}
 
 
 def _default(field: str) -> str:
@@ -56,8 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strength", type=float, default=unset,
                    help=f"unlearning strength, >= 0 (0 = none) ({_default('strength')})")
     p.add_argument("--epochs", type=int, default=unset, help=f"training epochs of each MAE ({_default('epochs')})")
-    p.add_argument("--unlearn-epochs", type=int, default=unset,
-                   help=f"passes over the forget digits ({_default('unlearn_epochs')})")
+    p.add_argument("--unlearn-steps", type=int, default=unset,
+                   help=f"most unlearning steps; the loop stops earlier once the forgotten digits' evidence is "
+                        f"gone ({_default('unlearn_max_steps')})")
+    p.add_argument("--retain-tolerance", type=float, default=unset,
+                   help=f"largest tolerated rise of the retained digits' held-out MSE, as a fraction "
+                        f"({_default('retain_tolerance')})")
     p.add_argument("--seed", type=int, default=unset,
                    help=f"random seed: split, shuffling, weights ({_default('seed')})")
     p.add_argument("--data-root", default=unset,
@@ -82,12 +86,14 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 
 def check_config(cfg: Config) -> None:
-    """Refuse what the run would only trip over after training: bad digits, strength, epoch counts."""
+    """Refuse what the run would only trip over after training: bad digits, strength, step counts."""
     split_digits(cfg.forget_digits)
     if cfg.strength < 0:
         raise ValueError(f"--strength must be >= 0 (0 = no unlearning); got {cfg.strength}")
-    if cfg.epochs < 1 or cfg.unlearn_epochs < 1:
-        raise ValueError("--epochs and --unlearn-epochs must be >= 1")
+    if cfg.retain_tolerance < 0:
+        raise ValueError(f"--retain-tolerance must be >= 0 (0.1 = 10%); got {cfg.retain_tolerance}")
+    if cfg.epochs < 1 or cfg.unlearn_max_steps < 1:
+        raise ValueError("--epochs and --unlearn-steps must be >= 1")
 
 
 def kept_line(out: Path, since: float, committed: bool = False) -> str:
@@ -128,8 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as err:
         parser.exit(2, f"mae-unlearn: error: {err}\n")
     print(exp.report)
-    if exp.unlearning.stopped_early:
-        print(f"warning: unlearning stopped early: {exp.unlearning.stopped_early}", file=sys.stderr)
+    history = exp.unlearning
+    warning = "warning: " if "non-finite" in history.stopped else ""
+    print(f"{warning}unlearning: {history.steps} steps in {history.seconds:.1f} s; {history.stopped}", file=sys.stderr)
     print(f"\nwrote {', '.join(OUTPUT_FILES + FIGURES)} to {out}", file=sys.stderr)
     return 0
 

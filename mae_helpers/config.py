@@ -90,20 +90,52 @@ class Config:
     # only adds casts; "bf16" is honoured on GPUs with native bf16 only (train.autocast_for).
     precision: str = "fp32"
 
-    # --- unlearning (numbers chosen in benchmarks/unlearning.py; see the README table) ---
+    # --- unlearning (unlearn.py explains the loop; numbers from benchmarks/unlearning.py at three scales) ---
     forget_digits: tuple[int, ...] = FORGET_DIGITS_ORIGINAL
-    strength: float = 1.0  # 0 = no unlearning; the notebook slider drives it
-    # Strength 1 puts this weight on the forgetting terms against 1 on keeping the retained
-    # digits: the knee of the strength sweep (stronger forgets no better, costs more).
+    # The one dial: how little evidence may remain. The push stops once the witness recognises
+    # at most forget_target / strength of the held-out forget digits (0 = no unlearning).
+    strength: float = 1.0
+    # The witness is a little more lenient than the judge (it recognised 2.8% where the judge
+    # saw 4.6%), so strength 1 aims below the 5% a learner is promised.
+    forget_target: float = 0.02
+    # A budget in steps, not epochs: an epoch over the forget digits of full MNIST is twelve
+    # times one of the offline subset, and pushing that long wrecks every digit.
+    unlearn_max_steps: int = 300
+    check_every: int = 10  # steps between two looks of the witness and the guard (~1k held-out images each)
+    retain_tolerance: float = 0.10  # guard: held-out retained MSE may rise by at most 10%
+    cooldown_steps: int = 30  # learning rate down to zero at the end: weights settle instead of jittering
+    unlearn_lr: float = 1e-3  # Adam; the guard and the cool-down make a brisk rate safe
+    # Forget digits per step come in batch_size; retained digits in a bigger batch, because they
+    # are what the step must not disturb (256 instead of 64: retained MSE 1.10x instead of 1.15x).
+    retain_batch: int = 128
+    # Weight of the forgetting terms against 1 on each keep term; with Adam only the ratio matters.
     forget_weight: float = 0.15
-    unlearn_epochs: int = 2  # passes over the forget digits; kept to a fraction of a retrain
-    unlearn_lr: float = 1e-3  # lower than training: the retained digits must not drift
+    # Keep the retained reconstructions close to the original's: the strongest protection of the
+    # retained digits (5 instead of 1: 1.07x instead of 1.21x at the same forgetting, 4k digits).
+    distill_weight: float = 5.0
     q_lr: float = 1e-2  # the Q-layers are linear heads: they can and must keep up
-    # Bounded repulsion exp(-d / tau), d = per-image MSE to the auxiliary network's
-    # output: pushes hard while the reconstruction still looks like the forgotten digit,
-    # fades once it does not (the original's beta / d explodes at d -> 0, vanishes later).
+    q_fit_steps: int = 100  # batches to fit the Q-layers to the original codes before the game
+    witness_images: int = 1024  # held-out images per group the witness and the guard look at
+    # Bounded repulsion exp(-d / tau), d = per-image MSE to the auxiliary network's output:
+    # pushes hard while the reconstruction still looks like the forgotten digit, fades once it
+    # does not (the original's beta / d explodes at d -> 0 and vanishes later).
     repel_tau: float = 0.1
-    distill_weight: float = 1.0  # keep retained reconstructions close to the original model's
+
+    def replace(self, **changes) -> Config:
+        """A copy with `changes` applied, each checked: `cfg.replace(strength=2)` (the config itself never changes)."""
+        fields = Config.__dataclass_fields__
+        unknown = set(changes) - set(fields)
+        if unknown:
+            raise ValueError(f"unknown config field(s) {sorted(unknown)}; allowed: {sorted(fields)}")
+        checked = {}
+        for name, value in changes.items():
+            value, default = plain(value), getattr(self, name)
+            if isinstance(default, (int, float)) and not isinstance(default, bool):
+                value = as_number(value, name, whole=isinstance(default, int))
+            elif name == "max_train_images" and value is not None:
+                value = as_number(value, name, whole=True)
+            checked[name] = value
+        return replace(self, **checked)
 
     def to_dict(self) -> dict:
         """The config as a plain dict (for checkpoints and metrics.json)."""
@@ -152,8 +184,10 @@ def resolve_data_root(data_root: str | os.PathLike) -> Path:
 
 
 # Smoke-sized settings: small enough for CI, large enough that training visibly works
-# (~250 steps: fewer leave the autoencoder drawing the same blob for every digit).
-FAST_OVERRIDES = dict(epochs=4, max_train_images=2500, batch_size=32)
+# (~250 steps: fewer leave the autoencoder drawing the same blob for every digit), and an
+# unlearning budget of seconds that still shows the loop forgetting.
+FAST_OVERRIDES = dict(epochs=4, max_train_images=2500, batch_size=32, unlearn_max_steps=80, cooldown_steps=10,
+                      retain_batch=64, q_fit_steps=30, witness_images=256)
 
 CONFIG = replace(Config(), **FAST_OVERRIDES) if FAST else Config()
 
@@ -164,20 +198,8 @@ def get_config(fast: bool | None = None, **overrides) -> Config:
     Overrides beat fast mode. Numbers may be numpy numbers or 0-d tensors; a number field
     refuses NaN, infinities and non-numbers here, before any work.
     """
-    fields = Config.__dataclass_fields__
-    unknown = set(overrides) - set(fields)
-    if unknown:
-        raise ValueError(f"unknown config field(s) {sorted(unknown)}; allowed: {sorted(fields)}")
     base = CONFIG if fast in (None, FAST) else replace(Config(), **(FAST_OVERRIDES if fast else {}))
-    checked = {}
-    for name, value in overrides.items():
-        value, default = plain(value), getattr(base, name)
-        if isinstance(default, (int, float)) and not isinstance(default, bool):
-            value = as_number(value, name, whole=isinstance(default, int))
-        elif name == "max_train_images" and value is not None:
-            value = as_number(value, name, whole=True)
-        checked[name] = value
-    return replace(base, **checked)
+    return base.replace(**overrides)
 
 
 def resolve_device(device=None):

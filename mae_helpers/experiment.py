@@ -63,13 +63,10 @@ class Prepared:
         """Loaders over all ten digits (evaluation uses the test split, the probe the train split)."""
         return self.loaders(None)
 
-    def unlearn(self, method: str = "evidence", progress: bool = True):
-        """An unlearned copy of the original and its history; the same config always gives the same result."""
-        forget, retain = split_digits(self.cfg.forget_digits)
-        torch.manual_seed(self.cfg.seed)
-        return unlearn(self.original, self.aux, self.loaders(forget).train, self.loaders(retain).train,
-                       method=method, strength=self.cfg.strength, epochs=self.cfg.unlearn_epochs,
-                       lr=self.cfg.unlearn_lr, device=self.device, progress=progress, cfg=self.cfg)
+    def unlearn(self, method="evidence", progress: bool = True, **changes):
+        """An unlearned copy of the original and its history, with `self.cfg` (plus `changes`, e.g. strength=2)."""
+        return unlearn(self.original, self.aux, self.cfg.replace(**changes), method=method, device=self.device,
+                       progress=progress)
 
     def seconds(self, history: UnlearnHistory) -> dict:
         """Wall times: training the original, unlearning, retraining (training times as recorded when trained)."""

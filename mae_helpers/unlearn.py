@@ -1,23 +1,49 @@
 """Unlearning: make a trained MAE forget some digits while it keeps reconstructing the rest.
 
-Three methods, one loop (`unlearn`), each a loss you can read in `LOSSES` below:
+Each step alternates between two players, on one batch of forget digits and one (larger)
+batch of retained digits:
 
-* "original": the research code's loss, kept as the reference. On every image
-      MSE(out, x) + beta / (MSE(out, aux_out) + 1e-8)
-  where aux is an MAE trained only on the forget digits. The inverse distance has a
-  gradient of -beta / d^2: it explodes while the output is near the auxiliary's and
-  vanishes once it is far, and it pushes retained digits away too. Unstable by design.
-* "repel": a *bounded* repulsion, on forget images only,
-      exp(-d / tau),   d = per-image MSE(out, aux_out)
-  plus plain reconstruction of retained images. Raises forget MSE, but MSE can be
-  fooled: a blurred or shifted digit is still recognisable.
-* "evidence" (default): the alternating learn/unlearn loop the project is named for.
-  Each step (a) trains the three Q-layers to recognise the digit from the current codes
-  (they learn where the evidence lives), then (b) trains the MAE to reconstruct retained
-  digits, stay close to the original model on them, and make the Q-layers' belief that
-  a forget image shows *any* forget digit vanish:
-      -log( sum over retained classes c of softmax(q(code))_c )
-  plus the bounded repulsion. `strength` scales both forgetting terms.
+  learn    the three Q-layers (linear heads on the codes) take one Adam step to read the
+           digit from the current codes: they find where the evidence of a digit lives;
+  unlearn  the autoencoder takes one Adam step on `loss(s, x_forget, x_retain, cfg)` with
+           those heads frozen: keep the retained digits, hide the evidence of the others.
+
+Three losses (`LOSSES`), each a function you can read or replace:
+
+* "evidence" (default): keep = MSE(out_r, x_r) + distill * MSE(out_r, original_out_r),
+  plus w * (-log P(some retained digit) under each frozen Q-layer, averaged, + the bounded
+  push exp(-d / tau) away from the auxiliary network's drawing of the forget digit).
+* "repel": the same without the Q-layers (keep + bounded push): the pixel-only ablation.
+* "original": the research code's loss on batches of *all* digits,
+  MSE(out, x) + beta / (MSE(out, aux_out) + 1e-8), beta = 0.1 x strength.
+
+When to stop matters more than the loss: on a 48k-image training set the old loop forgot
+cleanly after 294 steps and wrecked every digit after 588. So the loop controls itself,
+and nothing in it grows with the data set (`controlled_loop`):
+
+* a budget of `cfg.unlearn_max_steps` steps, not epochs over the forget digits;
+* a witness that takes no part in the game: the *original* model's encoder with the
+  Q-layers fitted to it before unlearning. Every `cfg.check_every` steps it looks at the
+  reconstructions of held-out (validation) forget digits and counts those it still
+  recognises. Once that is at most `cfg.forget_target / strength`, the evidence is gone
+  and the loop stops;
+* a guard on the retained digits: their held-out MSE may rise by at most
+  `cfg.retain_tolerance x strength`. Weights outside the guard are never returned, and the
+  push adapts to it: the forgetting weight w shrinks when the retained MSE nears the
+  tolerance and grows while it is well inside, so the loop pushes as hard as the
+  retained digits allow, on any data set;
+* a cool-down: `cfg.cooldown_steps` more steps with the learning rate falling to zero,
+  so the weights settle instead of stopping mid-jitter.
+
+Strength is the one dial: it sets how little evidence may remain *and* how much the
+retained digits may pay for it. More strength pushes harder and longer, so it forgets more
+and costs more; 0 does nothing.
+
+"original" keeps the research run's rules instead (`research_loop`): no witness, no guard,
+no cool-down; it spends the whole budget at a constant learning rate and returns the
+weights with the lowest validation loss, computed as the research code did (the 1 / MSE
+term without beta). What differs from the research run: the budget (steps, not 100
+epochs), one learning rate (`cfg.unlearn_lr`, not a sweep), our data split and seeds.
 """
 
 from __future__ import annotations
@@ -26,39 +52,17 @@ import copy
 import math
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from .config import CONFIG, Config, resolve_device
-from .data import check_digits, split_digits
+from .config import CONFIG, Config, as_number, resolve_device
+from .data import loaders_for, split_digits
 from .model import MAE
 from .train import autocast_for, train_cached
-
-METHODS = ("evidence", "repel", "original")
-
-
-@dataclass
-class UnlearnHistory:
-    """Forget/retain metrics at the start and after each unlearning epoch, plus timing."""
-
-    method: str = "evidence"
-    strength: float = 1.0
-    epoch: list[int] = field(default_factory=list)
-    mse_forget: list[float] = field(default_factory=list)  # on the forget loader's images
-    mse_retain: list[float] = field(default_factory=list)
-    q_belief_forget: list[float] = field(default_factory=list)  # Q-layers' mean p(true digit), forget images
-    seconds: float = 0.0  # wall time of the unlearning itself (the monitoring above is not counted)
-    stopped_early: str | None = None
-
-    def to_dict(self) -> dict:
-        """Plain dict, JSON-able."""
-        return asdict(self)
-
 
 # ----------------------------------------------------------------------------- the losses
 
@@ -76,59 +80,58 @@ def forget_evidence(q_logits: tuple[torch.Tensor, ...], retain_mask: torch.Tenso
 
 
 def frozen_heads(model: MAE, codes: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
-    """The Q-layers applied with their weights detached: the MAE step must not train them."""
+    """The Q-layers applied with their weights detached: the autoencoder's step must not train them."""
     return tuple(F.linear(c, q.weight.detach(), q.bias.detach()) for q, c in zip(model.q_layers, codes))
 
 
-def loss_original(s, x_f, x_r, cfg: Config) -> torch.Tensor:
-    """The research code's loss on all images: MSE(out, x) + beta / (MSE(out, aux_out) + 1e-8)."""
-    x = torch.cat([x_f, x_r])
-    out = s.model(x)
-    beta = 0.1 * s.forget_weight / cfg.forget_weight  # strength 1 = the original's beta of 0.1
-    return F.mse_loss(out, x) + beta / (F.mse_loss(out, s.aux_out(x)) + 1e-8)
-
-
-def loss_repel(s, x_f, x_r, cfg: Config) -> torch.Tensor:
-    """Reconstruct retained images; push forget reconstructions away from the auxiliary's (bounded)."""
-    out = s.model(torch.cat([x_f, x_r]))
-    out_f, out_r = out[: len(x_f)], out[len(x_f):]
-    return F.mse_loss(out_r, x_r) + s.forget_weight * repulsion(out_f, s.aux_out(x_f), cfg.repel_tau)
+def keep_retained(s, out_r: torch.Tensor, x_r: torch.Tensor, cfg: Config) -> torch.Tensor:
+    """Redraw the retained digits, and stay close to what the original model drew for them."""
+    return F.mse_loss(out_r, x_r) + cfg.distill_weight * F.mse_loss(out_r, s.teacher_out(x_r))
 
 
 def loss_evidence(s, x_f, x_r, cfg: Config) -> torch.Tensor:
-    """Keep retained digits (reconstruction + distillation); erase the Q-layers' evidence of forget digits.
-
-    The same forward pass also gives the Q-layers' own loss: they read the *detached*
-    codes, so their cross-entropy trains only them, while the MAE's terms see the heads
-    frozen. One backward pass serves both players of the game.
-    """
+    """Keep the retained digits; leave the frozen Q-layers no evidence of a forget digit; push away (bounded)."""
     outs = s.model.forward_all(torch.cat([x_f, x_r]))
     n = len(x_f)
     out_f, out_r = outs.reconstruction[:n], outs.reconstruction[n:]
-    codes = outs[1:4]
-    # (a) the Q-layers learn where the evidence lives in the current codes
-    q_loss = sum(F.cross_entropy(q(c.detach()).float(), s.labels) for q, c in zip(s.model.q_layers, codes)) / 3
-    # (b) the MAE keeps the retained digits and removes that evidence from the forget images
-    keep = F.mse_loss(out_r, x_r) + cfg.distill_weight * F.mse_loss(out_r, s.teacher_out(x_r))
-    evidence = forget_evidence(tuple(q[:n] for q in frozen_heads(s.model, codes)), s.retain_mask)
-    return q_loss + keep + s.forget_weight * (evidence + repulsion(out_f, s.aux_out(x_f), cfg.repel_tau))
+    codes = (outs.encoded[:n], outs.bottleneck[:n], outs.decoder_input[:n])
+    evidence = forget_evidence(frozen_heads(s.model, codes), s.retain_mask)
+    push = repulsion(out_f, s.aux_out(x_f), cfg.repel_tau)
+    return keep_retained(s, out_r, x_r, cfg) + s.forget_weight * (evidence + push)
+
+
+def loss_repel(s, x_f, x_r, cfg: Config) -> torch.Tensor:
+    """The evidence loss without the Q-layers: keep the retained digits, push forget drawings away (bounded)."""
+    out = s.model(torch.cat([x_f, x_r]))
+    out_f, out_r = out[: len(x_f)], out[len(x_f):]
+    return keep_retained(s, out_r, x_r, cfg) + s.forget_weight * repulsion(out_f, s.aux_out(x_f), cfg.repel_tau)
+
+
+def loss_original(s, x_f, x_r, cfg: Config) -> torch.Tensor:
+    """The research code's loss on a batch of all digits: MSE(out, x) + beta / (MSE(out, aux_out) + 1e-8)."""
+    x = torch.cat([x_f, x_r])
+    out = s.model(x)
+    return F.mse_loss(out, x) + s.beta / (F.mse_loss(out, s.aux_out(x)) + 1e-8)
 
 
 LOSSES: dict[str, Callable] = {"evidence": loss_evidence, "repel": loss_repel, "original": loss_original}
+METHODS = tuple(LOSSES)
+ORIGINAL_BETA = 0.1  # the research code's beta; strength scales it
 
 
-# ----------------------------------------------------------------------------- the loop
+# ----------------------------------------------------------------------------- the players and the witness
 
 
 @dataclass
 class UnlearnState:
-    """What a loss function receives as `s`: the model being changed, its frozen references, the batch labels."""
+    """What a loss function receives as `s`: the model being changed, its frozen references, the batch."""
 
     model: MAE
     aux: MAE
     teacher: MAE
-    forget_weight: float  # strength x cfg.forget_weight
-    retain_mask: torch.Tensor
+    forget_weight: float  # cfg.forget_weight: the forgetting terms against 1 for each keep term
+    retain_mask: torch.Tensor  # (10,) True for the retained digits
+    beta: float = ORIGINAL_BETA  # only the "original" loss uses it
     labels: torch.Tensor | None = None  # digits of the current (forget + retain) batch
 
     @torch.no_grad()
@@ -142,28 +145,260 @@ class UnlearnState:
         return self.teacher(x)
 
 
-def fit_q_layers(model: MAE, optimizer, loader_pairs, device) -> None:
-    """One pass teaching the Q-layers to read the digit from the (frozen) codes: the starting adversary."""
-    for (x_f, y_f), (x_r, y_r) in loader_pairs:
-        x, y = torch.cat([x_f, x_r]).to(device), torch.cat([y_f, y_r]).to(device)
-        with torch.no_grad():
-            codes = model.forward_all(x)[1:4]
-        loss = sum(F.cross_entropy(q(c), y) for q, c in zip(model.q_layers, codes))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
-
 @torch.no_grad()
-def measure(model: MAE, loader: DataLoader, device, max_images: int = 512) -> tuple[float, float]:
-    """(reconstruction MSE, mean Q-layer belief in the true digit) over the first `max_images` of a loader."""
-    model.eval()
-    x = loader.dataset.images[:max_images].to(device)
-    y = loader.dataset.targets[:max_images].to(device)
-    outs = model.forward_all(x)
-    probs = torch.stack([q.float().softmax(1) for q in outs.q_logits]).mean(0)
-    model.train()
-    return F.mse_loss(outs.reconstruction.float(), x).item(), probs.gather(1, y[:, None]).mean().item()
+def codes_of(model: MAE, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The three codes the Q-layers read (encoded, bottleneck, decoder_input), without the decoder."""
+    encoded = model.encoder(x)
+    bottleneck = model.dense(encoded)
+    return encoded, bottleneck, model.undense(bottleneck)
+
+
+def q_layer_step(model: MAE, optimizer, x: torch.Tensor, y: torch.Tensor) -> float:
+    """One step of the learning player: the Q-layers learn to read the digit from the current codes."""
+    loss = sum(F.cross_entropy(q(c), y) for q, c in zip(model.q_layers, codes_of(model, x))) / 3
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def fit_q_layers(model: MAE, optimizer, images: torch.Tensor, labels: torch.Tensor, steps: int,
+                 batch_size: int, seed: int) -> None:
+    """Fit the Q-layers to the (frozen) codes for `steps` random batches: the adversary starts able to read them."""
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        pick = torch.randint(len(labels), (batch_size,), generator=generator).to(labels.device)
+        q_layer_step(model, optimizer, images[pick], labels[pick])
+
+
+class Witness:
+    """The original model's eyes: its encoder and fitted Q-layers, frozen, reading reconstructions.
+
+    `recognised(model)`: the fraction of held-out forget digits whose reconstruction by
+    `model` the witness still names correctly. `retain_ratio(model)`: the held-out retained
+    digits' MSE relative to the original's. Both on validation images no step trains on.
+    """
+
+    def __init__(self, eyes: MAE, forget_val, retain_val, max_images: int):
+        self.eyes = eyes.eval()
+        self.x_f, self.y_f = forget_val.images[:max_images], forget_val.targets[:max_images]
+        self.x_r = retain_val.images[:max_images]
+        self.base_retain = self.retain_mse(eyes)
+
+    @torch.no_grad()
+    def recognised(self, model: MAE) -> float:
+        """Fraction of held-out forget digits whose reconstruction the witness names correctly."""
+        logits = self.eyes.forward_all(model.eval()(self.x_f).float()).q_logits
+        belief = torch.stack([q.float().softmax(1) for q in logits]).mean(0)
+        return (belief.argmax(1) == self.y_f).float().mean().item()
+
+    @torch.no_grad()
+    def retain_mse(self, model: MAE) -> float:
+        """Reconstruction MSE of the held-out retained digits."""
+        return F.mse_loss(model.eval()(self.x_r).float(), self.x_r).item()
+
+    def retain_ratio(self, model: MAE) -> float:
+        """The held-out retained digits' MSE relative to the original model's."""
+        return self.retain_mse(model) / self.base_retain
+
+    @torch.no_grad()
+    def forget_mse(self, model: MAE) -> float:
+        """Reconstruction MSE of the held-out forget digits."""
+        return F.mse_loss(model.eval()(self.x_f).float(), self.x_f).item()
+
+
+@dataclass
+class UnlearnHistory:
+    """What the loop measured at each check (held-out digits), why it stopped, and how long it took."""
+
+    method: str = "evidence"
+    strength: float = 1.0
+    target: float = 0.0  # stop once the witness recognises at most this fraction of forget digits
+    tolerance: float = 0.0  # the guard: retained MSE at most (1 + tolerance) x the original's
+    step: list[int] = field(default_factory=list)
+    recognised: list[float] = field(default_factory=list)  # witness on held-out forget reconstructions
+    retain_ratio: list[float] = field(default_factory=list)  # held-out retained MSE / original's
+    mse_forget: list[float] = field(default_factory=list)  # held-out forget digits' reconstruction MSE
+    steps: int = 0  # unlearning steps taken (push and cool-down)
+    stopped: str = ""  # why the push ended: evidence gone, retained guard, budget, non-finite loss
+    seconds: float = 0.0  # wall time of the whole call: fitting the Q-layers, steps, checks
+
+    def record(self, step: int, recognised: float, retain_ratio: float, mse_forget: float) -> None:
+        """Append one check's measurements."""
+        self.step.append(step)
+        self.recognised.append(recognised)
+        self.retain_ratio.append(retain_ratio)
+        self.mse_forget.append(mse_forget)
+
+    def to_dict(self) -> dict:
+        """Plain dict, JSON-able."""
+        return asdict(self)
+
+
+# ----------------------------------------------------------------------------- the loop
+
+
+def batches(cfg: Config, all_digits: bool, device) -> Iterator[tuple[torch.Tensor, ...]]:
+    """Endless (x_forget, y_forget, x_retain, y_retain) batches from the training splits, reshuffled each pass.
+
+    `cfg.batch_size` forget digits come with `cfg.retain_batch` retained ones: the retained
+    digits are what the step must not disturb, and a bigger batch holds them in place.
+    `all_digits`: batches of all digits split by label, as the research code drew them.
+    """
+    forget, retain = split_digits(cfg.forget_digits)
+    if all_digits:
+        loader = loaders_for(cfg, None, device).train
+        is_forget = torch.isin(torch.arange(10), torch.tensor(forget)).to(loader.dataset.targets.device)
+        while True:
+            for x, y in loader:
+                m = is_forget[y]
+                yield x[m], y[m], x[~m], y[~m]
+    forget_loader = loaders_for(cfg, forget, device).train
+    retain_loader = loaders_for(replace(cfg, batch_size=cfg.retain_batch), retain, device).train
+    retained = iter(())
+    while True:
+        for x_f, y_f in forget_loader:
+            try:
+                x_r, y_r = next(retained)
+            except StopIteration:
+                retained = iter(retain_loader)
+                x_r, y_r = next(retained)
+            yield x_f, y_f, x_r, y_r
+
+
+class Run:
+    """One unlearning run's moving parts: the student and its references, the two optimizers, the witness."""
+
+    def __init__(self, model: MAE, aux: MAE, loss_fn: Callable, cfg: Config, device, all_digits: bool = False):
+        forget, retain = split_digits(cfg.forget_digits)
+        self.cfg, self.loss_fn, self.device = cfg, loss_fn, device
+        self.student = copy.deepcopy(model).to(device).train()
+        retain_mask = torch.isin(torch.arange(10), torch.tensor(retain)).to(device)
+        self.s = UnlearnState(self.student, aux.to(device).eval(), copy.deepcopy(model).to(device).eval(),
+                              cfg.forget_weight, retain_mask, beta=ORIGINAL_BETA * cfg.strength)
+        self.q_opt = torch.optim.Adam(self.student.q_layers.parameters(), lr=cfg.q_lr)
+        self.mae_opt = torch.optim.Adam(self.student.autoencoder_parameters(), lr=cfg.unlearn_lr)
+        self.learn_q = not all_digits  # the research code had no Q-layers
+        everything = loaders_for(cfg, None, device)
+        self.val_images = everything.val.dataset.images[: 2 * cfg.witness_images]
+        # The adversary starts able to read the codes, and a frozen copy of it becomes the witness.
+        fit_q_layers(self.student, self.q_opt, everything.train.dataset.images, everything.train.dataset.targets,
+                     cfg.q_fit_steps, cfg.retain_batch, cfg.seed)
+        self.witness = Witness(copy.deepcopy(self.student), loaders_for(cfg, forget, device).val.dataset,
+                               loaders_for(cfg, retain, device).val.dataset, cfg.witness_images)
+        self.feed = batches(cfg, all_digits, device)
+
+    def step(self) -> bool:
+        """One step of each player on the next batches: learn (Q-layers), then unlearn (autoencoder).
+
+        False, and no change to the autoencoder, when its loss is not finite.
+        """
+        x_f, y_f, x_r, y_r = next(self.feed)
+        if self.learn_q:  # as many retained digits as forget digits: the heads favour neither group
+            q_layer_step(self.student, self.q_opt, torch.cat([x_f, x_r[: len(x_f)]]),
+                         torch.cat([y_f, y_r[: len(x_f)]]))
+        self.s.labels = torch.cat([y_f, y_r])
+        with autocast_for(self.device, self.cfg.precision):
+            loss = self.loss_fn(self.s, x_f, x_r, self.cfg)
+        if not torch.isfinite(loss):
+            return False
+        self.mae_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.mae_opt.step()
+        return True
+
+    def look(self, history: UnlearnHistory, step: int) -> tuple[float, float]:
+        """The witness and the guard on held-out digits: (fraction recognised, retained MSE ratio), recorded."""
+        recognised, ratio = self.witness.recognised(self.student), self.witness.retain_ratio(self.student)
+        history.record(step, recognised, ratio, self.witness.forget_mse(self.student))
+        self.student.train()
+        return recognised, ratio
+
+    def research_val_loss(self) -> float:
+        """The research code's validation loss: MSE(out, x) + 1 / (MSE(out, aux_out) + 1e-8), beta left out."""
+        with torch.no_grad():
+            out = self.student.eval()(self.val_images)
+            value = F.mse_loss(out, self.val_images) + 1 / (F.mse_loss(out, self.s.aux(self.val_images)) + 1e-8)
+        self.student.train()
+        return value.item()
+
+    def weights(self) -> dict:
+        """A copy of the student's current weights."""
+        return copy.deepcopy(self.student.state_dict())
+
+
+def controlled_loop(run: Run, cfg: Config, history: UnlearnHistory, bar) -> None:
+    """Push until the witness finds no evidence or the budget is spent, inside the guard; then cool down."""
+    strength = history.strength
+    target = cfg.forget_target / strength if strength > 0 else math.inf
+    tolerance = cfg.retain_tolerance * strength
+    history.target, history.tolerance = (target if strength > 0 else 0.0), tolerance
+    recognised, _ = run.look(history, 0)
+    kept, kept_step = run.weights(), 0  # the last checked weights inside the guard: step 0 always is
+    step = 0
+    while recognised > target and step < cfg.unlearn_max_steps:
+        if not run.step():
+            history.stopped = f"non-finite loss at step {step + 1}; lower cfg.unlearn_lr"
+            break
+        step += 1
+        bar.update(1)
+        if step % cfg.check_every and step < cfg.unlearn_max_steps:
+            continue
+        recognised, ratio = run.look(history, step)
+        inside = ratio <= 1 + tolerance
+        if inside:
+            kept, kept_step = run.weights(), step
+        run.s.forget_weight = adapt_forget_weight(run.s.forget_weight, ratio, tolerance, cfg.forget_weight)
+        if not inside:
+            recognised = math.inf  # never stop on weights outside the guard
+    if recognised <= target:
+        history.stopped = (f"evidence gone at step {step}: the witness recognises {recognised:.1%}"
+                           if step else "nothing to remove: the witness finds no evidence at step 0")
+    history.stopped = history.stopped or f"step budget ({cfg.unlearn_max_steps}) used up; kept step {kept_step}"
+    run.student.load_state_dict(kept)
+    if step and "non-finite" not in history.stopped:
+        step += cool_down(run, cfg.cooldown_steps)
+        if run.look(history, step)[1] > 1 + tolerance:  # the cool-down must respect the guard too
+            run.student.load_state_dict(kept)
+    history.steps = step
+
+
+def adapt_forget_weight(weight: float, ratio: float, tolerance: float, start: float) -> float:
+    """Push as hard as the retained digits allow: back off above 90% of the tolerance, press on below 70%."""
+    if ratio > 1 + 0.9 * tolerance:
+        return weight * 0.6
+    if ratio < 1 + 0.7 * tolerance:
+        return min(weight * 1.3, 8 * start)
+    return weight
+
+
+def cool_down(run: Run, steps: int) -> int:
+    """`steps` more steps with the learning rate falling linearly to zero; returns the steps taken."""
+    start = [group["lr"] for group in run.mae_opt.param_groups]
+    for k in range(steps):
+        for group, lr in zip(run.mae_opt.param_groups, start):
+            group["lr"] = lr * (1 - k / steps)
+        if not run.step():
+            return k
+    return steps
+
+
+def research_loop(run: Run, cfg: Config, history: UnlearnHistory, bar) -> None:
+    """The research code's rules: the whole budget at a constant rate; keep the lowest validation loss."""
+    run.look(history, 0)
+    kept, best, kept_step = run.weights(), run.research_val_loss(), 0
+    for step in range(1, cfg.unlearn_max_steps + 1):
+        if not run.step():
+            history.stopped = f"non-finite loss at step {step}; lower the strength or cfg.unlearn_lr"
+            break
+        bar.update(1)
+        history.steps = step
+        if step % cfg.check_every == 0 or step == cfg.unlearn_max_steps:
+            run.look(history, step)
+            if (value := run.research_val_loss()) < best:
+                kept, best, kept_step = run.weights(), value, step
+    history.stopped = history.stopped or f"step budget used up; kept step {kept_step}, the lowest validation loss"
+    run.student.load_state_dict(kept)
 
 
 def check_aux(model: MAE, aux: MAE) -> None:
@@ -176,108 +411,35 @@ def check_aux(model: MAE, aux: MAE) -> None:
         )
 
 
-def unlearn(
-    model: MAE,
-    aux: MAE,
-    forget_loader: DataLoader,
-    retain_loader: DataLoader,
-    method: str | Callable = "evidence",
-    strength: float = CONFIG.strength,
-    epochs: int = CONFIG.unlearn_epochs,
-    lr: float = CONFIG.unlearn_lr,
-    device: str | torch.device | None = None,
-    progress: bool = True,
-    cfg: Config = CONFIG,
-) -> tuple[MAE, UnlearnHistory]:
-    """Return an unlearned copy of `model` (the original is untouched) and its history.
+def unlearn(model: MAE, aux: MAE, cfg: Config = CONFIG, method: str | Callable = "evidence", device=None,
+            progress: bool = True) -> tuple[MAE, UnlearnHistory]:
+    """Return an unlearned copy of `model` (the original is untouched) and what the loop measured.
 
-    Each step takes one batch of forget digits and one of retained digits; an epoch is
-    one pass over `forget_loader`. `strength` >= 0 scales the forgetting terms (0 = only
-    keep reconstructing the retained digits). `method` is a name in `LOSSES` or your own
-    function `loss(state, x_forget, x_retain, cfg) -> tensor` (see `loss_evidence`).
+    Every setting comes from `cfg`: the digits to forget, the strength, the budget and the
+    stopping rule (module docstring). `method` is a name in `LOSSES` or your own
+    `loss(s, x_forget, x_retain, cfg) -> tensor` (see `loss_evidence`), run by the same loop.
     """
     loss_fn = method if callable(method) else LOSSES.get(method)
     if loss_fn is None:
-        raise ValueError(f"method must be one of {tuple(LOSSES)} or a loss function f(state, x_f, x_r, cfg); "
-                         f"got {method!r}")
-    if not isinstance(strength, (int, float)) or not math.isfinite(strength) or strength < 0:
-        raise ValueError(f"strength must be a number >= 0 (0 = no unlearning); got {strength!r}")
-    if epochs < 1:
-        raise ValueError(f"epochs must be >= 1; got {epochs}")
-    check_aux(model, aux)
-    forget_digits = check_digits(sorted(set(forget_loader.dataset.targets.tolist())), "forget digits",
-                                 allow_all=False)
-    retain_digits = sorted(set(retain_loader.dataset.targets.tolist()))
-    if set(forget_digits) & set(retain_digits):
-        raise ValueError(f"forget and retain loaders share digits {sorted(set(forget_digits) & set(retain_digits))}")
-    device = resolve_device(device)
-
-    student = copy.deepcopy(model).to(device).train()
-    teacher = copy.deepcopy(model).to(device).eval()
-    aux = aux.to(device).eval()
-    retain_mask = torch.ones(10, dtype=torch.bool, device=device)
-    retain_mask[list(forget_digits)] = False
-    state = UnlearnState(student, aux, teacher, float(strength) * cfg.forget_weight, retain_mask)
-    mae_opt = torch.optim.Adam(student.autoencoder_parameters(), lr=lr)
-    q_opt = torch.optim.Adam(student.q_layers.parameters(), lr=cfg.q_lr)
-    # Anneal to zero: a constant rate leaves the weights jittering, which alone costs
-    # the retained digits more reconstruction error than the forgetting does.
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        mae_opt, lambda step: 0.5 * (1 + math.cos(math.pi * min(step / (epochs * len(forget_loader)), 1.0))))
-
+        raise ValueError(f"method must be one of {METHODS} or a loss function f(s, x_f, x_r, cfg); got {method!r}")
     name = method if isinstance(method, str) else getattr(method, "__name__", "custom")
-    history = UnlearnHistory(method=name, strength=float(strength))
-
-    def record(epoch):  # monitoring for the curves; not counted in history.seconds
-        f_mse, f_belief = measure(student, forget_loader, device)
-        r_mse, _ = measure(student, retain_loader, device)
-        history.epoch.append(epoch)
-        history.mse_forget.append(f_mse)
-        history.mse_retain.append(r_mse)
-        history.q_belief_forget.append(f_belief)
-
+    strength = as_number(cfg.strength, "strength")
+    if strength < 0:
+        raise ValueError(f"strength must be >= 0 (0 = no unlearning); got {cfg.strength!r}")
+    for key in ("unlearn_max_steps", "check_every", "retain_batch", "q_fit_steps", "witness_images"):
+        if isinstance(getattr(cfg, key), bool) or not isinstance(getattr(cfg, key), int) or getattr(cfg, key) < 1:
+            raise ValueError(f"cfg.{key} must be a whole number >= 1; got {getattr(cfg, key)!r}")
+    check_aux(model, aux)
+    cfg = cfg.replace(strength=strength)
     tic = time.perf_counter()
-    if method not in ("repel", "original"):  # Q-layers start untrained: let them find the evidence first
-        fit_q_layers(student, q_opt, zip(forget_loader, retain_loader), device)
-    history.seconds += time.perf_counter() - tic
-    record(0)
-    good_state = copy.deepcopy(student.state_dict())
-    bar = tqdm(total=epochs * len(forget_loader), desc=f"unlearn ({method})", unit="batch", disable=not progress)
-    try:
-        for epoch in range(1, epochs + 1):
-            tic = time.perf_counter()
-            retain_batches = iter(retain_loader)
-            for step, (x_f, y_f) in enumerate(forget_loader):
-                try:
-                    x_r, y_r = next(retain_batches)
-                except StopIteration:  # fewer retain batches than forget batches: start over
-                    retain_batches = iter(retain_loader)
-                    x_r, y_r = next(retain_batches)
-                x_f, x_r = x_f.to(device), x_r.to(device)
-                state.labels = torch.cat([y_f, y_r]).to(device)
-                with autocast_for(device, cfg.precision):
-                    loss = loss_fn(state, x_f, x_r, cfg)
-                if not torch.isfinite(loss):
-                    history.stopped_early = (f"non-finite loss in epoch {epoch}, batch {step}; kept the weights of "
-                                             f"epoch {epoch - 1}. Lower the strength or the learning rate.")
-                    print(history.stopped_early, file=sys.stderr)
-                    student.load_state_dict(good_state)
-                    return student.eval(), history
-                mae_opt.zero_grad(set_to_none=True)
-                q_opt.zero_grad(set_to_none=True)
-                loss.backward()
-                mae_opt.step()
-                q_opt.step()
-                schedule.step()
-                bar.update(1)
-                if step % 10 == 0:
-                    bar.set_postfix(loss=f"{loss.item():.4f}")
-            history.seconds += time.perf_counter() - tic
-            record(epoch)
-            good_state = copy.deepcopy(student.state_dict())
-    finally:
-        bar.close()
-    return student.eval(), history
+    run = Run(model, aux, loss_fn, cfg, resolve_device(device), all_digits=name == "original")
+    history = UnlearnHistory(method=name, strength=strength)
+    with tqdm(total=cfg.unlearn_max_steps, desc=f"unlearn ({name})", unit="step", disable=not progress) as bar:
+        (research_loop if name == "original" else controlled_loop)(run, cfg, history, bar)
+    if "non-finite" in history.stopped:
+        print(history.stopped, file=sys.stderr)
+    history.seconds = time.perf_counter() - tic
+    return run.student.eval(), history
 
 
 # ----------------------------------------------------------------------------- the other two networks

@@ -124,7 +124,7 @@ def plot_per_digit_mse(metrics: dict, forget_digits, path: str | Path | None = N
 
 
 def plot_curves(training: dict[str, dict], unlearning=None, path: str | Path | None = None):
-    """Left: validation loss per epoch of each trained model. Right: forget/retain MSE while unlearning."""
+    """Left: validation loss per epoch of each trained model. Right: what the unlearning loop measured."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2 if unlearning is not None else 1, figsize=(9, 3.3), squeeze=False)
@@ -136,13 +136,30 @@ def plot_curves(training: dict[str, dict], unlearning=None, path: str | Path | N
     ax.set_title("training")
     ax.legend(fontsize=8)
     if unlearning is not None:
-        ax = axes[0][1]
-        ax.plot(unlearning.epoch, unlearning.mse_forget, "o-", label="forget digits")
-        ax.plot(unlearning.epoch, unlearning.mse_retain, "s-", label="retained digits")
-        ax.set_xlabel("unlearning epoch")
-        ax.set_ylabel("reconstruction MSE")
-        ax.set_title(f"unlearning ({unlearning.method}, strength {unlearning.strength:g})")
-        ax.legend(fontsize=8)
+        plot_unlearning(unlearning, axes[0][1])
     fig.tight_layout()
     save_figure(fig, path)
     return fig
+
+
+def plot_unlearning(history, ax=None, tolerance: float | None = None):
+    """What the loop saw at each check: witness on held-out forget digits (left axis), retained MSE ratio (right)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot(history.step, history.recognised, "o-", ms=3, color="C3", label="forget digits the witness recognises")
+    if history.target > 0:
+        ax.axhline(history.target, color="C3", ls=":", lw=1, label=f"target {history.target:.1%}")
+    ax.set_xlabel("unlearning step")
+    ax.set_ylabel("recognised (held out)", color="C3")
+    ax.set_ylim(0, 1)
+    right = ax.twinx()
+    right.plot(history.step, history.retain_ratio, "s-", ms=3, color="C0", label="retained MSE / original's")
+    if tolerance is not None:
+        right.axhline(1 + tolerance, color="C0", ls=":", lw=1, label="guard")
+    right.set_ylabel("retained MSE ratio (held out)", color="C0")
+    lines = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+    ax.legend(lines, [line.get_label() for line in lines], fontsize=7, loc="upper right")
+    ax.set_title(f"unlearning ({history.method}, strength {history.strength:g}): {history.steps} steps")
+    return ax.figure

@@ -18,7 +18,7 @@ from IPython.display import Image
 from .config import CONFIG, Config
 from .data import loaders_for, split_digits
 from .train import reconstruction_mse
-from .unlearn import train_auxiliary, unlearn
+from .unlearn import UnlearnHistory, train_auxiliary, unlearn
 from .viz import compare_reconstructions
 
 
@@ -32,12 +32,14 @@ class PanelResult:
     mse_retain: dict
     model: torch.nn.Module = field(repr=False)
     figure: object = field(repr=False)
+    history: UnlearnHistory | None = field(default=None, repr=False)  # why and when the loop stopped
 
     def summary(self) -> str:
         """One line per group: test MSE before -> after."""
         return (f"forget {list(self.forget_digits)} at strength {self.strength:g}\n"
                 f"  MSE forgotten digits: {self.mse_forget['before']:.4f} -> {self.mse_forget['after']:.4f}\n"
-                f"  MSE retained digits:  {self.mse_retain['before']:.4f} -> {self.mse_retain['after']:.4f}")
+                f"  MSE retained digits:  {self.mse_retain['before']:.4f} -> {self.mse_retain['after']:.4f}"
+                + (f"\n  {self.history.steps} steps; {self.history.stopped}" if self.history else ""))
 
 
 def digit_toggles(selected=CONFIG.forget_digits) -> list[W.ToggleButton]:
@@ -69,17 +71,11 @@ class UnlearningPanel:
     def run(self) -> PanelResult:
         """Unlearn the selected digits at the selected strength; returns numbers and the figure."""
         forget, retain = split_digits(self.forget_digits)  # a clear ValueError for none or all ten
-        cfg, device = self.cfg, self.device
+        cfg, device = self.cfg.replace(forget_digits=forget, strength=self.strength.value), self.device
         aux, _ = train_auxiliary(forget, cfg, device=device, progress=False)
-
-        def loaders(digits):
-            return loaders_for(cfg, digits, device)
-
-        f, r = loaders(forget), loaders(retain)
-        torch.manual_seed(cfg.seed)
-        model, _ = unlearn(self.original, aux, f.train, r.train, method=self.method, strength=self.strength.value,
-                           epochs=cfg.unlearn_epochs, lr=cfg.unlearn_lr, device=device, progress=False, cfg=cfg)
-        figure = compare_reconstructions({"before": self.original, "after": model}, loaders(None).test,
+        model, history = unlearn(self.original, aux, cfg, method=self.method, device=device, progress=False)
+        f, r = loaders_for(cfg, forget, device), loaders_for(cfg, retain, device)
+        figure = compare_reconstructions({"before": self.original, "after": model}, loaders_for(cfg, None, device).test,
                                          device=device, title=f"forgetting {list(forget)}, strength "
                                                                f"{self.strength.value:g}")
 
@@ -88,7 +84,7 @@ class UnlearningPanel:
                     "after": reconstruction_mse(model, loader, device)}
 
         result = PanelResult(forget, float(self.strength.value), before_after(f.test), before_after(r.test), model,
-                             figure)
+                             figure, history)
         self.results.append(result)
         return result
 

@@ -78,4 +78,5 @@ def test_bad_arguments_exit_2_with_a_message(tmp_path, capsys, args, message):
 def test_help_states_defaults_and_module_entry_point_works():
     result = subprocess.run([sys.executable, "-m", "mae_helpers", "--help"], capture_output=True, text=True, check=True)
     assert "--forget" in result.stdout and "(default: [0, 3, 6, 9])" in result.stdout
-    assert "--unlearn-epochs" in result.stdout and "--overwrite" in result.stdout
+    assert "--unlearn-steps" in result.stdout and "--retain-tolerance" in result.stdout
+    assert "--overwrite" in result.stdout

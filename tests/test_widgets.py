@@ -8,7 +8,9 @@ from mae_helpers.widgets import StrengthScrubber, UnlearningPanel, digit_toggles
 
 @pytest.fixture(scope="module")
 def panel():
-    cfg = get_config(source="offline", max_train_images=1200, epochs=2, unlearn_epochs=1)
+    # The same original model as tests/test_unlearn.py (cached once): a blurry one has no evidence to remove.
+    cfg = get_config(source="offline", max_train_images=2000, epochs=6, batch_size=32, unlearn_max_steps=30,
+                     cooldown_steps=5, retain_batch=64, q_fit_steps=20, witness_images=256)
     original, _ = train_cached("main", None, cfg, progress=False)
     return UnlearningPanel(original, cfg)
 
