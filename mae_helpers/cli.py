@@ -20,9 +20,9 @@ import sys
 import time
 from pathlib import Path
 
-from .config import CONFIG, FAST, FAST_OVERRIDES, Config, cache_dir, get_config
+from .config import CONFIG, FAST, FAST_OVERRIDES, Config, NotCached, cache_dir, get_config
 from .data import split_digits
-from .experiment import FIGURES, OUTPUT_FILES, copy_figures, run_experiment, write_outputs
+from .experiment import FIGURES, OUTPUT_FILES, copy_figures, prepare, run_experiment, write_outputs
 from .files import RunFolder, explain, probe_folder
 from .model import probe_cache
 from .unlearn import METHODS
@@ -74,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fast", action=argparse.BooleanOptionalAction, default=FAST,
                    help=f"smoke-sized run {FAST_OVERRIDES}; explicit flags beat it (default from MAE_FAST)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    room = p.add_argument_group("preparing a workshop room (no --out is written)")
+    room.add_argument("--prepare-only", action="store_true",
+                      help="train (or find) every network the notebooks and this job use for these settings, "
+                           "cache them, list them, and stop")
+    room.add_argument("--check-cache", action="store_true",
+                      help="train nothing: exit 0 if every one of those networks is in the cache, else 1 naming "
+                           "the first one missing")
     return p
 
 
@@ -96,6 +103,20 @@ def check_config(cfg: Config) -> None:
         raise ValueError("--epochs and --unlearn-steps must be >= 1")
 
 
+def prepare_room(cfg: Config, args) -> int:
+    """--prepare-only / --check-cache: the four networks of `cfg` in the cache, listed with what they took."""
+    if args.prepare_only:
+        probe_cache(cache_dir())
+    p = prepare(cfg, device=args.device, progress=not args.quiet, train=not args.check_cache)
+    forget = " ".join(map(str, cfg.forget_digits))
+    print(f"in the cache {cache_dir()} (data: {p.everything.train.dataset.source}, forget {forget}, "
+          f"{'fast' if args.fast else 'full'}-size settings):")
+    for name, history in p.training.items():
+        print(f"  {name:<10} MAE, {len(history['epoch'])} epochs, trained in {sum(history['seconds']):.0f} s")
+    print(f"  judge      CNN, {p.judge.test_accuracy:.1%} on the real test digits")
+    return 0
+
+
 def kept_line(out: Path, since: float, committed: bool = False) -> str:
     """What survives an interrupted run: --out as it was (or complete), and the networks this run cached."""
     if committed:
@@ -116,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = config_from_args(args)
         check_config(cfg)
+        if args.prepare_only or args.check_cache:
+            return prepare_room(cfg, args)
         with RunFolder(out, overwrite=args.overwrite, known=OUTPUT_FILES + FIGURES) as run:
             if args.images is not None:
                 probe_folder(args.images)
@@ -127,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
                 copy_figures(run.path, Path(args.images))
     except KeyboardInterrupt:
         parser.exit(130, f"mae-unlearn: {kept_line(out, start, run is not None and run.committed)}\n")
+    except NotCached as err:
+        parser.exit(1, f"mae-unlearn: {err}\n")
     except ValueError as err:  # before OSError: a missing MNIST file is both, and a bad argument first
         parser.exit(2, f"mae-unlearn: error: {err}\n")
     except OSError as err:

@@ -161,6 +161,16 @@ def cached_path(name: str, key: dict) -> Path:
     return cache_dir() / f"{name}-{digest}.pt"
 
 
+class NotCached(LookupError):
+    """A network asked for with train=False (`mae-unlearn --check-cache`) is not in the model cache."""
+
+
+def not_cached(name: str, detail: str) -> NotCached:
+    """The error for a missing cache entry, naming the network and the command that fills the cache."""
+    return NotCached(f"no cached {name} network ({detail}) in {cache_dir()}; fill the cache with "
+                     "`mae-unlearn --prepare-only` and the same settings and data first")
+
+
 def cache_dir() -> Path:
     """Where trained models are cached: $MAE_CACHE_DIR, else ~/.cache/mae_helpers (shared by notebooks and CLI)."""
     return Path(os.environ.get("MAE_CACHE_DIR") or Path.home() / ".cache" / "mae_helpers").expanduser()

@@ -22,7 +22,7 @@ from .evaluate import UnlearningReport, train_judge
 from .files import write_atomic
 from .model import MAE, save_model
 from .train import train_cached
-from .unlearn import UnlearnHistory, retrain, train_auxiliary, unlearn
+from .unlearn import UnlearnHistory, unlearn
 from .viz import compare_reconstructions, plot_curves, plot_per_digit_mse
 
 OUTPUT_FILES = ("original.pt", "unlearned.pt", "retrained.pt", "metrics.json")
@@ -74,13 +74,17 @@ class Prepared:
                 "retrain": sum(self.training["retrained"]["seconds"])}
 
 
-def prepare(cfg: Config = CONFIG, device=None, progress: bool = True) -> Prepared:
-    """Train or load the original, auxiliary and retrained MAEs and the judge for `cfg.forget_digits`."""
-    forget, _ = split_digits(cfg.forget_digits)
-    original, meta = train_cached("main", None, cfg, device=device, progress=progress)
-    aux, aux_meta = train_auxiliary(forget, cfg, device=device, progress=progress)
-    retrained, re_meta = retrain(forget, cfg, device=device, progress=progress)
-    judge = train_judge(cfg, device=device, progress=progress)
+def prepare(cfg: Config = CONFIG, device=None, progress: bool = True, train: bool = True) -> Prepared:
+    """Train or load the original, auxiliary and retrained MAEs and the judge for `cfg.forget_digits`.
+
+    These are every network the notebooks and `mae-unlearn` need for `cfg`. `train=False`
+    only loads them, and raises `NotCached` naming the first one missing.
+    """
+    forget, retain = split_digits(cfg.forget_digits)
+    original, meta = train_cached("main", None, cfg, device=device, progress=progress, train=train)
+    aux, aux_meta = train_cached("auxiliary", forget, cfg, device=device, progress=progress, train=train)
+    retrained, re_meta = train_cached("retrained", retain, cfg, device=device, progress=progress, train=train)
+    judge = train_judge(cfg, device=device, progress=progress, train=train)
     training = {"original": meta["history"], "auxiliary": aux_meta["history"], "retrained": re_meta["history"]}
     return Prepared(cfg, original, aux, retrained, judge, training, device)
 

@@ -23,7 +23,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from .config import CONFIG, Config, cached_path, resolve_device
+from .config import CONFIG, Config, cached_path, not_cached, resolve_device
 from .data import check_digits, loaders_for
 from .model import MAE, load_cached, load_model, save_cached, save_model
 
@@ -210,13 +210,14 @@ def train_cached(
     cfg: Config = CONFIG,
     device: str | torch.device | None = None,
     progress: bool = True,
+    train: bool = True,
 ) -> tuple[MAE, dict]:
     """Train an MAE on `digits` with `cfg`, or load the one cached for exactly that config.
 
     The cache key is the name, the digits, every field of `cfg` and the data source
     actually used, so a changed setting retrains and an unchanged one loads in a blink.
     Returns the model (on `device`, in eval mode) and its checkpoint metadata, whose
-    "history" entry holds the training curves.
+    "history" entry holds the training curves. `train=False` raises `NotCached` instead of training.
     """
     digits = check_digits(range(10) if digits is None else digits)
     torch.manual_seed(cfg.seed)
@@ -226,6 +227,8 @@ def train_cached(
     model = load_cached(path, lambda p: load_model(p, device=resolve_device(device)))
     if model is not None:
         return model, model.metadata
+    if not train:
+        raise not_cached(name, f"digits {' '.join(map(str, digits))}, data {key['data']}")
     model = MAE(channels=cfg.channels, hidden=cfg.hidden, code_dim=cfg.code_dim, decoder_norm=cfg.decoder_norm)
     history = train_and_validate(model, loaders.train, loaders.val, epochs=cfg.epochs, lr=cfg.lr, device=device,
                                  progress=progress, precision=cfg.precision)

@@ -188,8 +188,8 @@ class Witness:
     @torch.no_grad()
     def recognised(self, model: MAE) -> float:
         """Fraction of held-out forget digits whose reconstruction the witness names correctly."""
-        logits = self.eyes.forward_all(model.eval()(self.x_f).float()).q_logits
-        belief = torch.stack([q.float().softmax(1) for q in logits]).mean(0)
+        codes = codes_of(self.eyes, model.eval()(self.x_f).float())  # the original's codes of the drawings
+        belief = torch.stack([q(c).float().softmax(1) for q, c in zip(self.eyes.q_layers, codes)]).mean(0)
         return (belief.argmax(1) == self.y_f).float().mean().item()
 
     @torch.no_grad()
@@ -351,7 +351,9 @@ def controlled_loop(run: Run, cfg: Config, history: UnlearnHistory, bar) -> None
         run.s.forget_weight = adapt_forget_weight(run.s.forget_weight, ratio, tolerance, cfg.forget_weight)
         if not inside:
             recognised = math.inf  # never stop on weights outside the guard
-    if recognised <= target:
+    if strength == 0:
+        history.stopped = "strength 0: no unlearning"
+    elif recognised <= target:
         history.stopped = (f"evidence gone at step {step}: the witness recognises {recognised:.1%}"
                            if step else "nothing to remove: the witness finds no evidence at step 0")
     history.stopped = history.stopped or f"step budget ({cfg.unlearn_max_steps}) used up; kept step {kept_step}"

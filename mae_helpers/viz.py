@@ -127,7 +127,7 @@ def plot_curves(training: dict[str, dict], unlearning=None, path: str | Path | N
     """Left: validation loss per epoch of each trained model. Right: what the unlearning loop measured."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2 if unlearning is not None else 1, figsize=(9, 3.3), squeeze=False)
+    fig, axes = plt.subplots(1, 2 if unlearning is not None else 1, figsize=(10, 3.9), squeeze=False)
     ax = axes[0][0]
     for name, history in training.items():
         ax.plot(history["epoch"], history["val_loss"], "o-", ms=3, label=name)
@@ -142,12 +142,12 @@ def plot_curves(training: dict[str, dict], unlearning=None, path: str | Path | N
     return fig
 
 
-def plot_unlearning(history, ax=None, tolerance: float | None = None):
+def plot_unlearning(history, ax=None):
     """What the loop saw at each check: witness on held-out forget digits (left axis), retained MSE ratio (right)."""
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(5, 3.2))
+        _, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
     ax.plot(history.step, history.recognised, "o-", ms=3, color="C3", label="forget digits the witness recognises")
     if history.target > 0:
         ax.axhline(history.target, color="C3", ls=":", lw=1, label=f"target {history.target:.1%}")
@@ -156,10 +156,11 @@ def plot_unlearning(history, ax=None, tolerance: float | None = None):
     ax.set_ylim(0, 1)
     right = ax.twinx()
     right.plot(history.step, history.retain_ratio, "s-", ms=3, color="C0", label="retained MSE / original's")
-    if tolerance is not None:
-        right.axhline(1 + tolerance, color="C0", ls=":", lw=1, label="guard")
+    if history.tolerance > 0:
+        right.axhline(1 + history.tolerance, color="C0", ls=":", lw=1, label=f"guard {1 + history.tolerance:.2f}x")
     right.set_ylabel("retained MSE ratio (held out)", color="C0")
     lines = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
-    ax.legend(lines, [line.get_label() for line in lines], fontsize=7, loc="upper right")
+    ax.legend(lines, [line.get_label() for line in lines], fontsize=7, loc="upper center", ncol=2,
+              bbox_to_anchor=(0.5, -0.2), frameon=False)
     ax.set_title(f"unlearning ({history.method}, strength {history.strength:g}): {history.steps} steps")
     return ax.figure

@@ -80,3 +80,29 @@ def test_help_states_defaults_and_module_entry_point_works():
     assert "--forget" in result.stdout and "(default: [0, 3, 6, 9])" in result.stdout
     assert "--unlearn-steps" in result.stdout and "--retain-tolerance" in result.stdout
     assert "--overwrite" in result.stdout
+
+
+def test_room_preparation_fills_the_cache_and_the_check_finds_it(tmp_path, monkeypatch, capsys):
+    """--check-cache trains nothing and fails on an empty cache; after --prepare-only it passes, listing the four."""
+    import os
+
+    args = ["--fast", "--forget", "0", "3", "6", "9", "--source", "offline", "--quiet"]
+    monkeypatch.setenv("MAE_CACHE_DIR", str(tmp_path / "empty-cache"))
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--check-cache"])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert "no cached main network" in err and "--prepare-only" in err
+    assert not list((tmp_path / "empty-cache").glob("*.pt")), "a check must not train"
+
+    monkeypatch.setenv("MAE_CACHE_DIR", str(tmp_path / "room-cache"))
+    assert main([*args, "--prepare-only"]) == 0
+    assert len(list((tmp_path / "room-cache").glob("*.pt"))) == 4
+    capsys.readouterr()
+    before = {p: p.stat().st_mtime for p in (tmp_path / "room-cache").glob("*.pt")}
+    assert main([*args, "--check-cache"]) == 0
+    listing = capsys.readouterr().out
+    for name in ("original", "auxiliary", "retrained", "judge"):
+        assert name in listing
+    assert {p: p.stat().st_mtime for p in (tmp_path / "room-cache").glob("*.pt")} == before
+    assert not (tmp_path / "out").exists() and os.environ["MAE_CACHE_DIR"].endswith("room-cache")

@@ -31,9 +31,7 @@ APPLY_METADATA = f"run `python {METADATA_SCRIPT.relative_to(ROOT)}`"
 
 # Notebooks 03 and 04 become lessons (objectives, exercises, summary) when the lead rewrites them
 # for issue 9; until then their lesson-structure tests are expected to fail. Remove the mark then.
-PENDING_LESSONS = ("03_", "04_")
-PENDING = pytest.mark.xfail(strict=False, reason="lesson structure pending: issue 9, lead rewrites 03/04")
-LESSONS = [pytest.param(name, marks=PENDING) if name.startswith(PENDING_LESSONS) else name for name in NAMES]
+
 
 
 def _toml(path: Path) -> dict:
@@ -299,7 +297,7 @@ REFERENCES = {  # the further reading every lesson gives (issue 9)
 }
 
 
-@pytest.mark.parametrize("name", LESSONS)
+@pytest.mark.parametrize("name", NAMES)
 def test_lesson_has_objectives_prerequisites_summary_and_further_reading(name):
     titles = [title for _, title in headings(read_ipynb(name))]
     position = {key: next((n for n, t in enumerate(titles) if key in t), None)
@@ -316,7 +314,7 @@ def test_lesson_has_objectives_prerequisites_summary_and_further_reading(name):
     assert not [ref for ref, pattern in REFERENCES.items() if not re.search(pattern, further)]
 
 
-@pytest.mark.parametrize("name", LESSONS)
+@pytest.mark.parametrize("name", NAMES)
 def test_lesson_has_at_least_three_exercises_of_both_kinds(name):
     exercises = [(title, cells) for title, cells in sections(read_ipynb(name)) if "Exercise" in title]
     assert len(exercises) >= 3, f"{name}: {len(exercises)} exercise headings"
@@ -330,7 +328,7 @@ def test_lesson_has_at_least_three_exercises_of_both_kinds(name):
         assert "How to tell it worked" in markdown_of(cells), f"{title}: say what the learner should see"
 
 
-@pytest.mark.parametrize("name", LESSONS)
+@pytest.mark.parametrize("name", NAMES)
 def test_solution_cells_are_tagged_hidden_and_follow_their_exercise(name):
     """A solution is hidden, follows the exercise cell it solves and redefines what that cell leaves undone."""
     nb = read_ipynb(name)
@@ -353,7 +351,7 @@ def test_solution_cells_are_tagged_hidden_and_follow_their_exercise(name):
     assert solutions, f"{name}: no solution cells"
 
 
-@pytest.mark.parametrize("name", LESSONS)
+@pytest.mark.parametrize("name", NAMES)
 def test_summary_numbers_are_printed_above(name):
     """A measured number in the Summary (one with a decimal point) is one a cell above printed."""
     nb = read_ipynb(name)
