@@ -152,9 +152,11 @@ def train_and_validate(
     params = model.autoencoder_parameters() if hasattr(model, "autoencoder_parameters") else model.parameters()
     optimizer = torch.optim.Adam(params, lr=lr)
     steps = epochs * len(train_loader)
+    # A one-cycle schedule needs a few steps to warm up and anneal (torch divides by zero at 5
+    # steps); a run shorter than 10 steps keeps the learning rate constant instead.
     scheduler = (
         torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.2)
-        if schedule == "onecycle"
+        if schedule == "onecycle" and steps >= 10
         else None
     )
     history = History()

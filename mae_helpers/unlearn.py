@@ -28,7 +28,8 @@ and nothing in it grows with the data set (`controlled_loop`):
   recognises. Once that is at most `cfg.forget_target / strength`, the evidence is gone
   and the loop stops;
 * a guard on the retained digits: their held-out MSE may rise by at most
-  `cfg.retain_tolerance x strength`. Weights outside the guard are never returned, and the
+  `cfg.retain_tolerance x strength`. Weights outside the guard are never returned (the loop
+  returns the checked weights inside it where the witness saw the least evidence), and the
   push adapts to it: the forgetting weight w shrinks when the retained MSE nears the
   tolerance and grows while it is well inside, so the loop pushes as hard as the
   retained digits allow, on any data set;
@@ -334,7 +335,9 @@ def controlled_loop(run: Run, cfg: Config, history: UnlearnHistory, bar) -> None
     tolerance = cfg.retain_tolerance * strength
     history.target, history.tolerance = (target if strength > 0 else 0.0), tolerance
     recognised, _ = run.look(history, 0)
-    kept, kept_step = run.weights(), 0  # the last checked weights inside the guard: step 0 always is
+    # The checked weights inside the guard where the witness saw the least evidence (step 0 is
+    # inside): the witness's count jitters from check to check, so the last look is not the best.
+    kept, kept_step, least = run.weights(), 0, recognised
     step = 0
     while recognised > target and step < cfg.unlearn_max_steps:
         if not run.step():
@@ -346,8 +349,8 @@ def controlled_loop(run: Run, cfg: Config, history: UnlearnHistory, bar) -> None
             continue
         recognised, ratio = run.look(history, step)
         inside = ratio <= 1 + tolerance
-        if inside:
-            kept, kept_step = run.weights(), step
+        if inside and recognised < least:
+            kept, kept_step, least = run.weights(), step, recognised
         run.s.forget_weight = adapt_forget_weight(run.s.forget_weight, ratio, tolerance, cfg.forget_weight)
         if not inside:
             recognised = math.inf  # never stop on weights outside the guard

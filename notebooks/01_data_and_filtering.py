@@ -63,8 +63,8 @@
 #
 # - **You need**: Python, and PyTorch tensors at the level of indexing and comparing
 #   (`t[t > 0]`). No machine learning yet.
-# - **Time**: running the notebook top to bottom took about 12 s on a 2-core CPU (normal
-#   mode, offline digits, measured while other jobs shared the machine). GPU: not measured for
+# - **Time**: running the notebook top to bottom took 7 s on a quiet 2-core CPU (normal
+#   mode, offline digits: the saved run). GPU: not measured for
 #   this version; an earlier run on an H200 GPU with the full 60,000-image MNIST took 11 s.
 #   Reading it and doing the exercises: about 30 minutes (our estimate, not measured).
 

@@ -50,11 +50,10 @@
 #
 # - **You need**: notebook 1; what a convolution, a loss and a training loop are (if
 #   convolution arithmetic is new, Dumoulin & Visin in *Further reading* has the pictures).
-# - **Time**: running the notebook top to bottom took 2 to 6 minutes on a 2-core CPU
-#   (from 137 s to 363 s in four runs: normal mode, offline digits, an empty model cache,
-#   so it trains both networks; measured while other jobs shared the machine and slowed it
-#   by different amounts). Run again, the
-#   models load from the cache and the whole notebook took 14 s.
+# - **Time**: running the notebook top to bottom took 20 s on a quiet 2-core CPU with an
+#   empty model cache, as on Colab (normal mode, offline digits: the saved run; it trains
+#   both networks). While other jobs shared the machine, earlier runs took 137 s to 363 s.
+#   Run again, the models load from the cache and the whole notebook took 14 s.
 #   GPU: not measured for this version; an earlier run on an H200 GPU with the full
 #   60,000-image MNIST took 76 s. Reading and exercises: about 45 minutes (our estimate,
 #   not measured).

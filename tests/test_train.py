@@ -150,3 +150,14 @@ def test_cpu_is_always_float32_and_unknown_precision_is_refused(small_loaders):
         autocast_for(torch.device("cpu"), "fp8")
     with pytest.raises(ValueError, match="precision"):
         train_and_validate(MAE(), small_loaders.train, small_loaders.val, epochs=1, precision="half", progress=False)
+
+
+
+@pytest.mark.parametrize("batches, epochs", [(5, 1), (1, 5), (4, 1), (9, 1), (2, 5)])
+def test_very_short_runs_train_without_a_scheduler_error(small_loaders, batches, epochs):
+    # torch's OneCycleLR divides by zero at 5 total steps; runs under 10 steps keep a constant rate
+    x = small_loaders.train.dataset.images[: 16 * batches]
+    train = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, torch.zeros(len(x))), batch_size=16)
+    assert len(train) == batches
+    history = train_and_validate(MAE(), train, small_loaders.val, epochs=epochs, progress=False)
+    assert len(history.val_loss) == epochs and all(v == v for v in history.val_loss)

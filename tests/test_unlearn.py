@@ -83,6 +83,30 @@ def test_the_guard_never_returns_weights_that_damage_the_retained_digits(setup):
     assert ratio.item() <= 1 + tolerance + 1e-6
 
 
+def test_the_loop_returns_the_checked_weights_with_the_least_evidence(setup, monkeypatch):
+    import mae_helpers.unlearn as U
+
+    cfg, original, aux, _ = setup
+    never = cfg.replace(forget_target=0.0, cooldown_steps=0, unlearn_max_steps=40)  # the budget decides
+
+    def scripted_witness(*seen):  # what the witness "sees" at steps 0, 10, 20, 30, 40 (and after)
+        counts = iter(seen)
+        monkeypatch.setattr(U.Witness, "recognised", lambda self, model: next(counts))
+
+    scripted_witness(0.9, 0.3, 0.1, 0.4, 0.2, 0.2)  # least evidence at step 20
+    model, history = unlearn(original, aux, never, progress=False)
+    assert history.step[:5] == [0, 10, 20, 30, 40]
+    assert history.stopped.endswith("kept step 20"), history.stopped
+    scripted_witness(0.9, 0.3, 0.1, 0.1)
+    cut, _ = unlearn(original, aux, never.replace(unlearn_max_steps=20), progress=False)
+    scripted_witness(0.9, 0.8, 0.7, 0.6, 0.5, 0.5)  # least at the last step
+    last, history_last = unlearn(original, aux, never, progress=False)
+    assert history_last.stopped.endswith("kept step 40")
+    same = [torch.equal(a, b) for a, b in zip(model.state_dict().values(), cut.state_dict().values())]
+    assert all(same), "the returned weights are those of step 20"
+    assert not torch.equal(model.decoder[-2].weight, last.decoder[-2].weight)
+
+
 def test_every_setting_comes_from_cfg(setup):
     cfg, original, aux, _ = setup
     never = cfg.replace(forget_target=0.0)  # the witness never reaches 0%: the budget decides
