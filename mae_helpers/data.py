@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import hashlib
 import os
 import socket
 import sys
@@ -62,10 +63,11 @@ class MNISTLoaders(NamedTuple):
 class DigitTensors(Dataset):
     """A whole split held as two tensors; indexing with a list of indices returns a batch."""
 
-    def __init__(self, images: torch.Tensor, targets: torch.Tensor, source: str = ""):
+    def __init__(self, images: torch.Tensor, targets: torch.Tensor, source: str = "", fingerprint: str = ""):
         self.images = images  # (N, 1, 28, 28) float in [-1, 1]
         self.targets = targets  # (N,) int64 digit labels
         self.source = source  # where the pixels came from: "disk", "download" or "offline"
+        self.fingerprint = fingerprint  # hash of the whole training set these images were drawn from
 
     def __len__(self) -> int:
         return len(self.targets)
@@ -214,7 +216,11 @@ def _load_offline() -> tuple[np.ndarray, ...]:
 
 @functools.lru_cache(maxsize=4)
 def load_mnist_arrays(data_root: str = CONFIG.data_root, source: str = "auto") -> tuple:
-    """(train_images, train_labels, test_images, test_labels, source_used) as uint8 tensors."""
+    """(train_images, train_labels, test_images, test_labels, source_used, fingerprint): uint8 tensors, two strings.
+
+    The fingerprint is a short hash of the training pixels and labels: cached models are keyed
+    by it, so new files under the same `data_root` train new models instead of reusing old ones.
+    """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}; got {source!r}")
     if source == "auto":
@@ -240,7 +246,9 @@ def load_mnist_arrays(data_root: str = CONFIG.data_root, source: str = "auto") -
     if used == "offline":
         print(f"Using the offline MNIST subset (4,000 train / 1,000 test real digits); {FULL_MNIST_HINT}.",
               file=sys.stderr)
-    return (*(torch.from_numpy(np.array(a)) for a in arrays), used)
+    arrays = [np.array(a) for a in arrays]  # writable copies: torch.from_numpy shares their memory
+    fingerprint = hashlib.blake2b(arrays[0].tobytes() + arrays[1].tobytes(), digest_size=6).hexdigest()
+    return (*(torch.from_numpy(a) for a in arrays), used, fingerprint)
 
 
 # ----------------------------------------------------------------------------- loaders
@@ -296,7 +304,7 @@ def get_mnist_loaders(
             raise ValueError(f"max_train_images must be None (all) or a whole number >= 2 (some to train on, "
                              f"some to validate on); got {max_train_images!r}")
     device = resolve_device(device)
-    train_x, train_y, test_x, test_y, used = load_mnist_arrays(str(resolve_data_root(data_root)), source)
+    train_x, train_y, test_x, test_y, used, fingerprint = load_mnist_arrays(str(resolve_data_root(data_root)), source)
 
     # Split before filtering: an image is in validation or not regardless of `digits`,
     # so the forget-digit and retain-digit loaders are exact parts of the all-digit ones.
@@ -321,7 +329,7 @@ def get_mnist_loaders(
             where = "MNIST's test files" if split == "test" else \
                 f"{len(order)} training images with val_fraction={val_fraction}; raise max_train_images"
             raise ValueError(f"the {split} split holds no images of digits {list(keep)} ({where})")
-        data = DigitTensors(_to_unit_range(images, device), labels.to(device), source=used)
+        data = DigitTensors(_to_unit_range(images, device), labels.to(device), source=used, fingerprint=fingerprint)
         return make_loader(data, batch_size, shuffle=shuffle, seed=seed)
 
     return MNISTLoaders(

@@ -156,7 +156,8 @@ def train_judge(cfg: Config = CONFIG, device=None, progress: bool = True, train:
     `train=False` raises `NotCached` instead of training.
     """
     loaders = loaders_for(cfg, None, device)
-    key = {"name": "judge", "data": loaders.train.dataset.source, **{k: getattr(cfg, k) for k in JUDGE_KEY_FIELDS},
+    key = {"name": "judge", "data": loaders.train.dataset.source, "pixels": loaders.train.dataset.fingerprint,
+           **{k: getattr(cfg, k) for k in JUDGE_KEY_FIELDS},
            "judge": {"channels": list(JUDGE_CHANNELS), "lr": JUDGE_LR}}
     path = cached_path("judge", key)
     device = resolve_device(device)

@@ -224,7 +224,8 @@ def train_cached(
     digits = check_digits(range(10) if digits is None else digits)
     torch.manual_seed(cfg.seed)
     loaders = loaders_for(cfg, digits, device)
-    key = {"name": name, "digits": list(digits), "data": loaders.train.dataset.source, **cfg.training_dict()}
+    data = loaders.train.dataset
+    key = {"name": name, "digits": list(digits), "data": data.source, "pixels": data.fingerprint, **cfg.training_dict()}
     path = cached_path(name, key)
     model = load_cached(path, lambda p: load_model(p, device=resolve_device(device)))
     if model is not None:

@@ -581,3 +581,21 @@ def test_env_flag_words(monkeypatch, value, on):
 
     monkeypatch.setenv("MAE_TEST_FLAG", value)
     assert env_flag("MAE_TEST_FLAG") is on
+
+
+def test_new_mnist_files_under_the_same_root_train_a_new_model(tmp_path, monkeypatch, mnist_on_disk):
+    from mae_helpers import get_config, train_cached
+    from mae_helpers.data import load_mnist_arrays
+
+    monkeypatch.setenv("MAE_CACHE_DIR", str(tmp_path / "cache"))
+    cfg = get_config(epochs=1, max_train_images=300, source="disk", data_root=str(tmp_path / "data"))
+    arrays = [a.clone() for a in load_mnist_arrays("data", "offline")[:4]]
+    mnist_on_disk(tmp_path / "data", [a.numpy() for a in arrays])
+    _, first = train_cached("main", None, cfg, progress=False)
+    _, again = train_cached("main", None, cfg, progress=False)
+    assert again["key"] == first["key"], "the same files: the cached model"
+    arrays[0][:, :14] = 255 - arrays[0][:, :14]  # the same names and shapes, other pixels
+    mnist_on_disk(tmp_path / "data", [a.numpy() for a in arrays])
+    _, changed = train_cached("main", None, cfg, progress=False)
+    assert changed["key"]["pixels"] != first["key"]["pixels"]
+    assert len(list((tmp_path / "cache").glob("main-*.pt"))) == 2

@@ -161,3 +161,4 @@ def test_very_short_runs_train_without_a_scheduler_error(small_loaders, batches,
     assert len(train) == batches
     history = train_and_validate(MAE(), train, small_loaders.val, epochs=epochs, progress=False)
     assert len(history.val_loss) == epochs and all(v == v for v in history.val_loss)
+
