@@ -69,6 +69,10 @@ class DigitTensors(Dataset):
         self.source = source  # where the pixels came from: "disk", "download" or "offline"
         self.fingerprint = fingerprint  # hash of the whole training set these images were drawn from
 
+    def provenance(self) -> dict:
+        """Where these images came from, for cache keys: the source and the training set's fingerprint."""
+        return {"data": self.source, "pixels": self.fingerprint}
+
     def __len__(self) -> int:
         return len(self.targets)
 
@@ -247,8 +251,10 @@ def load_mnist_arrays(data_root: str = CONFIG.data_root, source: str = "auto") -
         print(f"Using the offline MNIST subset (4,000 train / 1,000 test real digits); {FULL_MNIST_HINT}.",
               file=sys.stderr)
     arrays = [np.array(a) for a in arrays]  # writable copies: torch.from_numpy shares their memory
-    fingerprint = hashlib.blake2b(arrays[0].tobytes() + arrays[1].tobytes(), digest_size=6).hexdigest()
-    return (*(torch.from_numpy(a) for a in arrays), used, fingerprint)
+    digest = hashlib.blake2b(digest_size=6)
+    for training_array in arrays[:2]:  # pixels, then labels
+        digest.update(training_array.data)
+    return (*(torch.from_numpy(a) for a in arrays), used, digest.hexdigest())
 
 
 # ----------------------------------------------------------------------------- loaders

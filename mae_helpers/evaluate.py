@@ -151,13 +151,12 @@ def train_judge(cfg: Config = CONFIG, device=None, progress: bool = True, train:
     """Train the judge on real training images of all digits, or load the one cached for this config.
 
     Independent of the MAE and its Q-layers. The cache key is the fields of `cfg` that
-    shape the judge (JUDGE_KEY_FIELDS), the data source actually used and the judge's own
+    shape the judge (JUDGE_KEY_FIELDS), the data actually used (`provenance`) and the judge's own
     settings. Returns the judge in eval mode with `.test_accuracy` (on the real test digits) set.
     `train=False` raises `NotCached` instead of training.
     """
     loaders = loaders_for(cfg, None, device)
-    key = {"name": "judge", "data": loaders.train.dataset.source, "pixels": loaders.train.dataset.fingerprint,
-           **{k: getattr(cfg, k) for k in JUDGE_KEY_FIELDS},
+    key = {"name": "judge", **loaders.train.dataset.provenance(), **{k: getattr(cfg, k) for k in JUDGE_KEY_FIELDS},
            "judge": {"channels": list(JUDGE_CHANNELS), "lr": JUDGE_LR}}
     path = cached_path("judge", key)
     device = resolve_device(device)

@@ -216,16 +216,16 @@ def train_cached(
 ) -> tuple[MAE, dict]:
     """Train an MAE on `digits` with `cfg`, or load the one cached for exactly that config.
 
-    The cache key is the name, the digits, every field of `cfg` and the data source
-    actually used, so a changed setting retrains and an unchanged one loads in a blink.
+    The cache key is the name, the digits, every field of `cfg`, the data source actually
+    used and a hash of its training images and labels, so a changed setting retrains and an
+    unchanged one loads in a blink.
     Returns the model (on `device`, in eval mode) and its checkpoint metadata, whose
     "history" entry holds the training curves. `train=False` raises `NotCached` instead of training.
     """
     digits = check_digits(range(10) if digits is None else digits)
     torch.manual_seed(cfg.seed)
     loaders = loaders_for(cfg, digits, device)
-    data = loaders.train.dataset
-    key = {"name": name, "digits": list(digits), "data": data.source, "pixels": data.fingerprint, **cfg.training_dict()}
+    key = {"name": name, "digits": list(digits), **loaders.train.dataset.provenance(), **cfg.training_dict()}
     path = cached_path(name, key)
     model = load_cached(path, lambda p: load_model(p, device=resolve_device(device)))
     if model is not None:
