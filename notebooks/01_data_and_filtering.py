@@ -63,7 +63,7 @@
 #
 # - **You need**: Python, and PyTorch tensors at the level of indexing and comparing
 #   (`t[t > 0]`). No machine learning yet.
-# - **Time**: running the notebook top to bottom took 7 s on a quiet 2-core CPU (normal
+# - **Time**: running the notebook top to bottom took 6 s on a quiet 2-core CPU (normal
 #   mode, offline digits: the saved run). GPU: not measured for
 #   this version; an earlier run on an H200 GPU with the full 60,000-image MNIST took 11 s.
 #   Reading it and doing the exercises: about 30 minutes (our estimate, not measured).

@@ -50,7 +50,7 @@
 #
 # - **You need**: notebook 1; what a convolution, a loss and a training loop are (if
 #   convolution arithmetic is new, Dumoulin & Visin in *Further reading* has the pictures).
-# - **Time**: running the notebook top to bottom took 20 s on a quiet 2-core CPU with an
+# - **Time**: running the notebook top to bottom took 18 s on a quiet 2-core CPU with an
 #   empty model cache, as on Colab (normal mode, offline digits: the saved run; it trains
 #   both networks). While other jobs shared the machine, earlier runs took 137 s to 363 s.
 #   Run again, the models load from the cache and the whole notebook took 14 s.

@@ -63,7 +63,7 @@
 # - **You need**: notebooks 1 and 2 (the data, the MAE and its Q-layers), a classifier's
 #   cross-entropy loss and one Adam step in PyTorch.
 # - **Time**: the last code cell prints this run's time. Top to bottom in normal mode with
-#   the offline digits on a quiet 2-core CPU: 114 s with an empty model cache, as on Colab
+#   the offline digits on a quiet 2-core CPU: 108 s with an empty model cache, as on Colab
 #   (the saved run; it first trains the main and auxiliary networks), 96 s with notebook 2's
 #   models cached; the five unlearning runs dominate. GPU: not measured for
 #   this version (an earlier version took 95 s on an H200 with 60,000 training images).

@@ -59,7 +59,7 @@
 # - **You need**: notebooks 2 and 3 (their models are reused from the cache), and what a
 #   classifier's accuracy and a principal-component projection are.
 # - **Time**: the last code cell prints this run's time. Top to bottom in normal mode with
-#   the offline digits on a quiet 2-core CPU: 161 s with an empty model cache, as on Colab
+#   the offline digits on a quiet 2-core CPU: 154 s with an empty model cache, as on Colab
 #   (the saved run; it trains the original, auxiliary and retrained networks and the judge
 #   first), 141 s with the models of notebooks 2 and 3 cached; the strength sweep dominates.
 #   GPU: not measured for this version (an
