@@ -70,8 +70,10 @@ class MAE(nn.Module):
                            num_classes=int(num_classes), decoder_norm=bool(decoder_norm))
 
         def norm(c: int) -> nn.Module:
-            # GroupNorm, not BatchNorm: unlearning feeds forget-only batches, and a
-            # batch-statistics layer would then behave differently on them.
+            # GroupNorm, not BatchNorm: statistics of each image alone, the same in train and eval mode.
+            # Unlearning steps run forget and retained digits in one batch in train mode; with batch
+            # statistics a drawing would depend on its batch mates, and the running averages that
+            # eval mode uses would drift during unlearning (notebook 2, Exercise 3).
             return nn.GroupNorm(math.gcd(c, 8), c) if decoder_norm else nn.Identity()
 
         self.encoder = nn.Sequential(
