@@ -13,17 +13,16 @@ import functools
 from collections.abc import Callable
 
 
-def check(name: str, test: Callable[[], object]) -> bool:
-    """Run `test()`: True if it passes, False (and a note) while the exercise is not done; a wrong answer raises."""
+def check(name: str, test: Callable[[], object]) -> None:
+    """Run `test()` and say whether it passed; a note while the exercise is not done; a wrong answer raises."""
     try:
         test()
     except NotImplementedError as err:
         print(f"{name}: not done yet ({err}); until it is, the cells below use the hidden solution.")
-        return False
     except AssertionError as err:
         raise AssertionError(f"{name}, not right yet: {err}") from err
-    print(f"{name}: check passed.")
-    return True
+    else:
+        print(f"{name}: check passed.")
 
 
 def solution(function: Callable) -> Callable:
