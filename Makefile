@@ -1,12 +1,14 @@
-# Two commands do everything on a fresh machine:
-#   make demo   create .venv if missing, install the package, run the main job
-#   make test   same set-up with the dev extra, then ruff and the whole test suite
-# `make lab` opens the notebooks in JupyterLab. Override the interpreter with PYTHON=...
+# On a fresh machine:
+#   make install  create .venv if missing, install the package with JupyterLab (a learner's laptop)
+#   make lab      the same, then open the notebooks in JupyterLab
+#   make demo     create .venv if missing, install the package, run the main job
+#   make test     the set-up with the dev extra, then ruff, the unit tests and the notebooks under nbval
+# Override the interpreter with PYTHON=...
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lab images benchmarks workshop clean
+.PHONY: install demo test test-notebooks notebooks lab images benchmarks workshop clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,13 +23,46 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -e ".[dev]"
 	touch $@ $(VENV)/.installed
 
+install: $(VENV)/.installed-dev
+
 # The demo's own folder is replaced on each run; trained networks stay cached (MAE_CACHE_DIR).
 demo: $(VENV)/.installed
 	$(BIN)/mae-unlearn --out runs/demo --images images --overwrite
 
+# Unit tests in whatever mode the environment says (.ci/run: MAE_FAST=1), then the notebooks.
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+	$(MAKE) test-notebooks
+
+# The mode the notebooks' saved outputs come from: normal mode, offline digits, on the CPU with 2
+# threads (the thread count changes the last digits of a training run); each notebook from an empty
+# model cache, as on a fresh Colab runtime. Waiting threads sleep instead of spinning: the same numbers,
+# and on a machine shared with other jobs 10x faster (60 training steps under load: 36 s spinning, 3.6 s).
+SAVED_MODE := MAE_FAST=0 MAE_DATA_SOURCE=offline CUDA_VISIBLE_DEVICES= OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE \
+	PYTHONUNBUFFERED=1
+NOTEBOOKS ?= $(sort $(wildcard notebooks/*.ipynb))
+
+# nbval runs each notebook in that mode and compares every output not tagged nbval-ignore-output;
+# notebooks/nbval_sanitize.cfg blanks out timings, progress bars and temporary paths first.
+test-notebooks: $(VENV)/.installed-dev
+	for notebook in $(NOTEBOOKS); do \
+	    cache=$$(mktemp -d) && \
+	    $(SAVED_MODE) MAE_CACHE_DIR=$$cache $(BIN)/python -m pytest -p no:cacheprovider -q --nbval \
+	        --nbval-sanitize-with notebooks/nbval_sanitize.cfg $$notebook; \
+	    status=$$?; rm -rf $$cache; [ $$status = 0 ] || exit $$status; \
+	done
+
+# Re-execute notebooks in that mode and save their outputs (NOTEBOOKS=notebooks/NAME.ipynb for one),
+# then stamp and tidy them (tools/notebook_metadata.py). Commit the package first: the stamp pins the
+# notebooks' Colab install to the commit they were run from.
+notebooks: $(VENV)/.installed-dev
+	for notebook in $(NOTEBOOKS); do \
+	    cache=$$(mktemp -d) && \
+	    $(SAVED_MODE) MAE_CACHE_DIR=$$cache $(BIN)/jupyter nbconvert --to notebook --execute --inplace $$notebook; \
+	    status=$$?; rm -rf $$cache; [ $$status = 0 ] || exit $$status; \
+	done
+	$(BIN)/python tools/notebook_metadata.py
 
 # Every figure and screenshot the README shows: the main job's figures, then the browser
 # test's screenshots (it needs Debian's chromium), both written into images/.
@@ -45,11 +80,14 @@ benchmarks: $(VENV)/.installed-dev
 
 # Before a workshop (docs/instructors.md): cache every network the lessons use, at the full and
 # the fast settings, then check that nothing is missing. Copy the cache folder to each laptop.
+# The data source is part of a network's cache key: the notebooks' DATA_SOURCE (WORKSHOP_SOURCE=auto
+# for full MNIST, after setting DATA_SOURCE = "auto" in them).
+WORKSHOP_SOURCE ?= offline
 workshop: $(VENV)/.installed-dev
-	$(BIN)/mae-unlearn --prepare-only --no-fast
-	$(BIN)/mae-unlearn --prepare-only --fast
-	$(BIN)/mae-unlearn --check-cache --no-fast --quiet
-	$(BIN)/mae-unlearn --check-cache --fast --quiet
+	$(BIN)/mae-unlearn --prepare-only --no-fast --source $(WORKSHOP_SOURCE)
+	$(BIN)/mae-unlearn --prepare-only --fast --source $(WORKSHOP_SOURCE)
+	$(BIN)/mae-unlearn --check-cache --no-fast --quiet --source $(WORKSHOP_SOURCE)
+	$(BIN)/mae-unlearn --check-cache --fast --quiet --source $(WORKSHOP_SOURCE)
 
 lab: $(VENV)/.installed-dev
 	$(BIN)/jupyter lab notebooks

@@ -1,11 +1,16 @@
 """The course notebooks: jupytext pairs in sync, Colab badge, setup cell and metadata, saved outputs,
-lesson structure, and nbval.
+lesson structure, exercises that check the learner, and how nbval runs them.
 
 Each notebook in notebooks/ is a pair, `NAME.ipynb` (with the outputs of a real run, what
 GitHub and Colab show) and `NAME.py` (py:percent, what reviews read), kept in sync by
 jupytext (jupytext.toml). The repository URL the notebooks use must be the one in
 pyproject.toml's [project.urls] Repository. tools/notebook_metadata.py applies the Colab
-metadata, hides solution cells and strips saved widget state; run it after executing a notebook.
+metadata, hides solution cells, strips saved widget state and pins the Colab install to a commit;
+run it after executing a notebook (`make notebooks` does both).
+
+nbval compares the saved outputs in `make test-notebooks`, in the mode they were saved in (normal
+mode, offline digits, CPU, an empty model cache per notebook); the unit tests here only check that
+every notebook also runs in fast mode, and the structure that makes that comparison meaningful.
 """
 
 import importlib.util
@@ -28,9 +33,20 @@ SOLUTION = "solution"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 METADATA_SCRIPT = ROOT / "tools" / "notebook_metadata.py"
 APPLY_METADATA = f"run `python {METADATA_SCRIPT.relative_to(ROOT)}`"
+SANITIZER = NOTEBOOKS / "nbval_sanitize.cfg"
+IGNORE_BUDGET = 12  # code cells, in all notebooks together, whose output nbval does not compare
 
-# Notebooks 03 and 04 become lessons (objectives, exercises, summary) when the lead rewrites them
-# for issue 9; until then their lesson-structure tests are expected to fail. Remove the mark then.
+# Notebooks 03 and 04 get the setup cell, the exercise mechanism and the nbval budget of 01 and 02
+# when they are rewritten (issue 17); until then they fail the checks marked with this. Remove it then.
+REWRITTEN_LATER = pytest.mark.xfail(strict=False, reason="lead rewrites 03/04")
+
+
+def names_but(*later: str) -> list:
+    """NAMES for parametrize, the notebooks in `later` marked REWRITTEN_LATER."""
+    return [pytest.param(name, marks=REWRITTEN_LATER) if name in later else name for name in NAMES]
+
+
+NOT_YET_03_04 = names_but("03_q_layers_and_unlearning", "04_visual_evaluation")
 
 
 
@@ -133,10 +149,8 @@ def test_setup_cell_installs_from_the_repository_only_on_colab(name):
     setup = code_cells(nb)[0].source
     assert f'REPO_URL = "{repository_url()}"' in setup
     assert 'if "google.colab" in sys.modules:' in setup
-    assert 'subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{REPO_URL}"], check=True)' in setup
-    assert 'device = "cuda" if torch.cuda.is_available() else "cpu"' in setup
+    assert 'subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{REPO_URL}' in setup
     assert "Runtime > Change runtime type > GPU" in setup
-    assert IGNORE_OUTPUT in code_cells(nb)[0].metadata.get("tags", [])  # its output depends on the machine
     for cell in code_cells(nb):
         # A magic inside an `if` breaks the jupytext pairing; pip lines would reinstall torch on Colab.
         assert not re.search(r"^\s*[%!]\s*pip\b", cell.source, re.M), f"use subprocess, not %pip/!pip:\n{cell.source}"
@@ -146,14 +160,63 @@ def test_setup_cell_installs_from_the_repository_only_on_colab(name):
         assert url.split("/", 1)[1] == re.sub(r"^https://github\.com/", "", repository_url()), url
 
 
+REPO_COMMIT = re.compile(r'^REPO_COMMIT = "([0-9a-f]*)"', re.M)
+
+
+@pytest.mark.parametrize("name", NOT_YET_03_04)
+def test_setup_cell_pins_the_package_and_sets_data_device_and_clock(name):
+    """The template 01 and 02 set: the Colab install at the commit the notebook was saved from, the offline
+    digits with full MNIST one switch away, the package's device choice, and the clock the last cell reads."""
+    nb = read_ipynb(name)
+    setup = code_cells(nb)[0].source
+    assert re.search(r'^REPO_COMMIT = "[0-9a-f]{40}"  # ', setup, re.M), f"no commit stamped: {APPLY_METADATA}"
+    assert 'subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{REPO_URL}@{REPO_COMMIT}"]' in setup
+    assert re.search(r'^DATA_SOURCE = "offline"  # "auto": full MNIST', setup, re.M), "the offline digits, one switch"
+    assert "cfg = mae_helpers.get_config(source=DATA_SOURCE)" in setup
+    assert "device = resolve_device()" in setup and "notebook_start = time.perf_counter()" in setup
+    code = "\n".join(c.source for c in code_cells(nb))
+    assert "cuda.is_available" not in code and "mae_helpers.CONFIG" not in code, "use the setup cell's device and cfg"
+    for call in calls(code, "get_mnist_loaders"):
+        assert "source=" in call, f"every loader reads DATA_SOURCE (or cfg): {call}"
+
+
+def calls(code: str, function: str) -> list[str]:
+    """The text of each call `function(...)` in `code`, parentheses matched."""
+    found = []
+    for match in re.finditer(rf"\b{function}\(", code):
+        depth, end = 0, match.end() - 1
+        for end in range(match.end() - 1, len(code)):
+            depth += {"(": 1, ")": -1}.get(code[end], 0)
+            if depth == 0:
+                break
+        found.append(code[match.start():end + 1])
+    return found
+
+
+@pytest.mark.parametrize("name", NOT_YET_03_04)
+def test_colab_installs_the_package_the_notebook_was_saved_with(name):
+    """mae_helpers/ and pyproject.toml are the same at the stamped commit as at HEAD: else the notebook is stale."""
+    match = REPO_COMMIT.search(code_cells(read_ipynb(name))[0].source)
+    assert match and match.group(1), f"no REPO_COMMIT stamped in the setup cell: {APPLY_METADATA}"
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    unchanged = _metadata_script().package_unchanged_since(match.group(1), ROOT)
+    if unchanged is None:
+        pytest.skip(f"git cannot compare with {match.group(1)[:12]}: not a checkout, or a clone without that commit")
+    assert unchanged, (
+        f"mae_helpers/ or pyproject.toml changed since {match.group(1)[:12]}, the commit {name}'s Colab install "
+        f"is pinned to: commit the package, then `make notebooks NOTEBOOKS=notebooks/{name}.ipynb` (re-runs, stamps)"
+    )
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_saved_outputs_are_a_complete_normal_mode_run(name):
     """Committed notebooks show a real run, top to bottom, without errors, not a fast-mode smoke run."""
     nb = read_ipynb(name)
     counts = [c.execution_count for c in code_cells(nb)]
     assert counts == list(range(1, len(counts) + 1)), (
-        f"{name}.ipynb was not run top to bottom on a fresh kernel; re-run it: cd notebooks && "
-        f"MAE_DATA_SOURCE=offline jupyter nbconvert --to notebook --execute --inplace {name}.ipynb"
+        f"{name}.ipynb was not run top to bottom on a fresh kernel; re-run it: "
+        f"make notebooks NOTEBOOKS=notebooks/{name}.ipynb"
     )
     for cell in code_cells(nb):
         assert not [o for o in cell.outputs if o.output_type == "error"], cell.source
@@ -258,6 +321,49 @@ def test_metadata_script_strips_widget_state_hides_solutions_and_is_idempotent(t
     assert is_hidden(from_py.cells[1]) and from_py.metadata["accelerator"] == "GPU"
 
 
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_metadata_script_pins_the_colab_install_to_the_commit_of_the_package(tmp_path):
+    """The stamp is HEAD when the package changed since the stamped commit; a notebook-only commit keeps it;
+    uncommitted package changes are refused; --check reports a stale stamp."""
+    script = _metadata_script()
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                              check=True, capture_output=True, text=True).stdout.strip()
+
+    shutil.copy(ROOT / "jupytext.toml", tmp_path / "jupytext.toml")
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    (tmp_path / "mae_helpers").mkdir()
+    (tmp_path / "mae_helpers" / "__init__.py").write_text("VERSION = 1\n")
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                           "display_name": "Python 3"}})
+    nb.cells = [nbformat.v4.new_code_cell('REPO_COMMIT = ""  # the commit this notebook was saved from')]
+    ipynb = tmp_path / "lesson.ipynb"
+    nbformat.write(nb, ipynb)
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "package")
+    first = git("rev-parse", "HEAD")
+
+    def stamp(write=True):
+        changes = script.process(ipynb, set(), "o/r", write=write, root=tmp_path)
+        return REPO_COMMIT.search(nbformat.read(ipynb, as_version=4).cells[0].source).group(1), changes
+
+    stamped, changes = stamp()
+    assert stamped == first and f"cell 0: REPO_COMMIT (empty) -> {first[:12]}" in changes
+    git("add", ".")
+    git("commit", "-qm", "notebook stamped")
+    assert stamp() == (first, [])  # a later commit that leaves the package alone keeps the stamp
+    (tmp_path / "mae_helpers" / "__init__.py").write_text("VERSION = 2\n")
+    with pytest.raises(SystemExit, match="uncommitted changes"):
+        stamp()
+    git("commit", "-qam", "package changed")
+    assert stamp(write=False)[1] == [f"cell 0: REPO_COMMIT {first[:12]} is stale"]
+    head = git("rev-parse", "HEAD")
+    stamped, changes = stamp()
+    assert stamped == head and f"cell 0: REPO_COMMIT {first[:12]} -> {head[:12]}" in changes
+
+
 def headings(nb) -> list[tuple[int, str]]:
     """Each markdown heading as (index of its cell, text), in order; fenced code is skipped."""
     found = []
@@ -288,6 +394,11 @@ def defined_functions(source: str) -> set[str]:
     return set(re.findall(r"^def (\w+)\(", source, re.M))
 
 
+def learner_functions(source: str) -> set[str]:
+    """What an exercise cell leaves the learner to write: its functions but the `check_...` ones."""
+    return {name for name in defined_functions(source) if not name.startswith("check_")}
+
+
 REFERENCES = {  # the further reading every lesson gives (issue 9)
     "Bourtoule et al., Machine Unlearning (SISA)": r"Bourtoule.*Machine Unlearning",
     "Golatkar et al., Eternal Sunshine of the Spotless Net": r"Golatkar.*Eternal Sunshine",
@@ -312,6 +423,16 @@ def test_lesson_has_objectives_prerequisites_summary_and_further_reading(name):
     assert "2-core CPU" in time and "GPU" in time, "say the run time on a 2-core CPU and on a GPU"
     further = markdown_of(by_title["Further reading"]).replace("\n#", " ").replace("\n", " ")
     assert not [ref for ref, pattern in REFERENCES.items() if not re.search(pattern, further)]
+
+
+@pytest.mark.parametrize("name", names_but("04_visual_evaluation"))
+def test_further_reading_says_what_the_original_project_did(name):
+    """The original project is cited for what it is and what it did: a main and an auxiliary MAE (on the digits
+    divisible by 3), the β / MSE fine-tuning loss, and Q-layers defined but never used."""
+    further = markdown_of(dict(sections(read_ipynb(name)))["Further reading"]).replace("\n#", " ").replace("\n", " ")
+    entry = next((item for item in further.split(" - ") if re.search(REFERENCES["the original project"], item)), "")
+    missing = [word for word in ("auxiliary", "divisible by 3", "MSE", "Q-layers") if word not in entry]
+    assert not missing, f"the original project's entry does not say {missing}: {entry}"
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -347,7 +468,7 @@ def test_solution_cells_are_tagged_hidden_and_follow_their_exercise(name):
         assert exercise.cell_type == "code" and SOLUTION not in exercise.metadata.get("tags", []), cell.source
         assert "Exercise" in title_of[id(cell)] and title_of[id(exercise)] == title_of[id(cell)], cell.source
         assert "NotImplementedError" in exercise.source, "the exercise cell leaves something for the learner"
-        assert defined_functions(exercise.source) <= defined_functions(cell.source), "the solution redefines them all"
+        assert learner_functions(exercise.source) <= defined_functions(cell.source), "the solution redefines them all"
     assert solutions, f"{name}: no solution cells"
 
 
@@ -362,22 +483,114 @@ def test_summary_numbers_are_printed_above(name):
     assert not [n for n in re.findall(r"\d+\.\d+", summary) if n not in printed]
 
 
-@pytest.fixture(scope="session")
-def model_cache(tmp_path_factory):
-    """One model cache for all notebooks, as for a learner: a later notebook reuses notebook 2's models."""
-    return tmp_path_factory.mktemp("notebook-model-cache")
+def exercise_pairs(nb) -> list[tuple]:
+    """(exercise cell, its solution cell) for every coding exercise."""
+    return [(nb.cells[index - 1], cell) for index, cell in enumerate(nb.cells)
+            if SOLUTION in cell.metadata.get("tags", [])]
+
+
+@pytest.mark.parametrize("name", NOT_YET_03_04)
+def test_every_coding_exercise_checks_the_answer_and_keeps_the_learners(name):
+    """The exercise cell ends with `exercises.check(...)` of a check with asserts (a wrong answer fails, a missing
+    one lets Run All go on); the solution runs the same check and, via `@exercises.solution`, never replaces
+    the learner's function (it stands in only while that raises NotImplementedError)."""
+    for exercise, solution in exercise_pairs(read_ipynb(name)):
+        last = exercise.source.rstrip().splitlines()[-1]
+        check = re.fullmatch(r'exercises\.check\("(Exercise \d+)", (check_\w+)\)', last)
+        assert check, f"end the exercise cell with exercises.check(\"Exercise N\", check_...):\n{exercise.source}"
+        body = exercise.source.split(f"def {check.group(2)}(", 1)
+        assert len(body) == 2 and "assert " in body[1], f"{check.group(2)} is defined in the cell and asserts"
+        assert solution.source.rstrip().endswith(last), f"the solution runs the same check:\n{solution.source}"
+        decorated = set(re.findall(r"^@exercises\.solution\b.*\ndef (\w+)\(", solution.source, re.M))
+        assert decorated == defined_functions(solution.source), f"decorate with @exercises.solution:\n{solution.source}"
+
+
+def ignored_cells(name: str) -> list:
+    """The code cells nbval runs without comparing their output (tag or comment marker)."""
+    tags, comment = {IGNORE_OUTPUT, "nbval-skip"}, re.compile(r"^#\s*NBVAL_(IGNORE_OUTPUT|SKIP)", re.M)
+    return [cell for cell in code_cells(read_ipynb(name))
+            if tags & set(cell.metadata.get("tags", [])) or comment.search(cell.source)]
+
+
+@pytest.mark.parametrize("name", NOT_YET_03_04)
+def test_each_ignored_output_says_why(name):
+    """A cell nbval does not compare says why in a comment (`# nbval-ignore-output: ...`): timings, progress bars
+    or numbers that depend on the machine, and nothing that notebooks/nbval_sanitize.cfg could blank out."""
+    for cell in ignored_cells(name):
+        assert re.search(r"^# nbval-ignore-output: \w+( \w+){2}", cell.source, re.M), cell.source
+
+
+@REWRITTEN_LATER
+def test_at_most_12_code_cells_in_all_ignore_their_output():
+    counts = {name: len(ignored_cells(name)) for name in NAMES}
+    assert sum(counts.values()) <= IGNORE_BUDGET, f"cells whose output nbval ignores: {counts}"
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_outputs_reproduce_under_nbval(name, model_cache):
-    """Run the notebook on a fresh kernel, fast and offline, and compare the outputs not tagged nbval-ignore-output.
+def test_last_code_cell_prints_the_run_time(name):
+    """The time a learner can trust: every notebook prints its own, from the setup cell to its last cell."""
+    nb = read_ipynb(name)
+    assert "time.perf_counter() - notebook_start" in code_cells(nb)[-1].source
+    assert re.search(r"this notebook ran in \d+ s", output_text(code_cells(nb)[-1])), "re-run the notebook"
+    time = markdown_of(dict(sections(nb))[next(t for _, t in headings(nb) if "Prerequisites" in t)])
+    assert "last code cell prints" in time, "say under Prerequisites and time that the last cell prints it"
 
-    The same as `MAE_FAST=1 MAE_DATA_SOURCE=offline pytest --nbval notebooks/NAME.ipynb`.
-    """
+
+def test_sanitizer_blanks_timings_bars_and_temporary_paths_only():
+    from nbval.plugin import get_sanitize_patterns
+
+    patterns = get_sanitize_patterns(SANITIZER.read_text())
+    assert len(patterns) >= 3
+
+    def clean(text):
+        for regex, replacement in patterns:
+            text = re.sub(regex, replacement, text)
+        return text
+
+    same = [
+        ("this notebook ran in 12 s on cpu", "this notebook ran in 345 s on cpu"),
+        ("unlearning 18.8 s against retraining 4.2 s", "unlearning 3.1 s against retraining 40 s"),
+        ("train: 100%|██████████| 500/500 [00:07<00:00, 69.81batch/s, epoch=10, loss=0.0845]",
+         "train:   0%|          | 0/500 [00:00<?, ?batch/s]"),
+        ("cached in /tmp/tmp.x1Y2/main-0123.pt", "cached in /tmp/tmp.Q9/main-0123.pt"),
+    ]
+    for saved, new in same:
+        assert clean(saved) == clean(new), (saved, new)
+    for kept in ("forget digits 0s and 3s", "500 steps", "MSE 0.0966", "3,200 images", "epoch 10 of 10", "39.4%"):
+        assert clean(kept) == kept
+
+
+def makefile_recipe(target: str) -> str:
+    """The recipe of a Makefile target (its tab-indented lines)."""
+    text = (ROOT / "Makefile").read_text()
+    match = re.search(rf"^{re.escape(target)}:.*\n((?:\t.*\n)+)", text, re.M)
+    assert match, f"no target {target} in the Makefile"
+    return match.group(1)
+
+
+def test_make_test_compares_the_notebooks_in_the_mode_they_were_saved_in():
+    """CI (`.ci/run` -> `make test`) runs the unit tests, then nbval on every notebook in normal mode, offline,
+    on the CPU, each from an empty model cache; `make notebooks`, which saves the outputs, runs the same way."""
+    makefile = (ROOT / "Makefile").read_text()
+    mode = re.search(r"^SAVED_MODE := ((?:.*\\\n)*.*)$", makefile, re.M).group(1).replace("\\\n", " ").split()
+    assert {"MAE_FAST=0", "MAE_DATA_SOURCE=offline", "CUDA_VISIBLE_DEVICES=", "OMP_NUM_THREADS=2"} <= set(mode)
+    assert "$(MAKE) test-notebooks" in makefile_recipe("test")
+    for target, command in (("test-notebooks", f"--nbval --nbval-sanitize-with {SANITIZER.relative_to(ROOT)}"),
+                            ("notebooks", "nbconvert --to notebook --execute --inplace")):
+        recipe = " ".join(makefile_recipe(target).replace("\\\n", " ").split())
+        assert "$(SAVED_MODE) MAE_CACHE_DIR=$$cache" in recipe and "cache=$$(mktemp -d)" in recipe, recipe
+        assert command in recipe, recipe
+    assert "tools/notebook_metadata.py" in makefile_recipe("notebooks")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_runs_in_fast_mode(name, tmp_path):
+    """Fast mode (MAE_FAST=1, for slow laptops) runs every cell without an error; nbval compares nothing here
+    (--nbval-lax): `make test-notebooks` compares the outputs, in the mode they were saved in."""
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # the kernel must draw inline figures
-    env.update(MAE_FAST="1", MAE_DATA_SOURCE="offline", MAE_CACHE_DIR=str(model_cache))
+    env.update(MAE_FAST="1", MAE_DATA_SOURCE="offline", MAE_CACHE_DIR=str(tmp_path))
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval", "-q", "-p", "no:cacheprovider", f"notebooks/{name}.ipynb"],
+        [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider", f"notebooks/{name}.ipynb"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]

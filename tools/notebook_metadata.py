@@ -18,6 +18,11 @@ For each pair notebooks/NAME.ipynb + NAME.py it:
 - moves the repository URL of the notebooks' setup cells (and every link to that repository
   in the notebooks and the README) to pyproject.toml's `[project.urls] Repository`, the one
   place a fork changes it;
+- pins the package a setup cell installs on Colab (`REPO_COMMIT = "..."`, installed as
+  `git+REPO_URL@REPO_COMMIT`) to the commit the notebook was saved from: HEAD, when the
+  stamp is empty or `mae_helpers/` or pyproject.toml differ between the stamp and HEAD. It
+  refuses while those have uncommitted changes (commit the package, run the notebook, then
+  this script); `--check` reports a stale stamp and says nothing when git cannot tell;
 - copies jupytext.toml's metadata filters into the notebook and rewrites the .py from the
   .ipynb, so the pair stays in sync (it refuses when their cells already differ).
 """
@@ -27,6 +32,7 @@ from __future__ import annotations
 import argparse
 import html
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -43,6 +49,8 @@ SOLUTION_TAG = "solution"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_PLACEHOLDER = "[interactive widget: run the notebook to use it]"
 REPO_URL_LINE = re.compile(r'^REPO_URL = "https://github\.com/([\w.-]+/[\w.-]+)"', re.M)
+REPO_COMMIT_LINE = re.compile(r'^(REPO_COMMIT = ")([0-9a-f]*)(")', re.M)
+PACKAGE_PATHS = ("mae_helpers", "pyproject.toml")  # what a Colab install of the package is built from
 
 
 def repository_path(root: Path = ROOT) -> str:
@@ -151,6 +159,53 @@ def set_repository(nb, old_paths: set[str], repo_path: str) -> list[str]:
     return changes
 
 
+def git(root: Path, *args: str) -> subprocess.CompletedProcess | None:
+    """`git -C root ARGS`, or None when git is not installed."""
+    try:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
+    except FileNotFoundError:
+        return None
+
+
+def package_unchanged_since(commit: str, root: Path = ROOT) -> bool | None:
+    """Whether mae_helpers/ and pyproject.toml at HEAD are as at `commit`; None when git cannot tell
+    (no git, not a checkout, or a commit this clone does not have, as in a shallow clone)."""
+    result = git(root, "diff", "--quiet", commit, "HEAD", "--", *PACKAGE_PATHS)
+    return {0: True, 1: False}.get(result.returncode) if result else None
+
+
+def commit_to_stamp(root: Path = ROOT) -> str:
+    """HEAD, the commit a notebook run now was saved from; refuses while the package has uncommitted changes."""
+    status = git(root, "status", "--porcelain", "--", *PACKAGE_PATHS)
+    head = git(root, "rev-parse", "HEAD")
+    if status is None or status.returncode or head.returncode:
+        raise SystemExit("cannot pin the notebooks' Colab install: git and a checkout of the repository are needed")
+    if status.stdout.strip():
+        raise SystemExit("mae_helpers/ or pyproject.toml has uncommitted changes: the notebooks' Colab install is "
+                         "pinned to a commit. Commit the package, re-run the notebooks, then run this script.\n"
+                         + status.stdout)
+    return head.stdout.strip()
+
+
+def stamp_commit(nb, root: Path, write: bool) -> list[str]:
+    """Pin each REPO_COMMIT line to the commit the notebook was saved from (see the module docstring)."""
+    changes = []
+    for index, cell in enumerate(nb.cells):
+        match = REPO_COMMIT_LINE.search(cell.source) if cell.cell_type == "code" else None
+        if match is None:
+            continue
+        stamp = match.group(2)
+        if not write:  # --check: only a stale stamp git can see
+            if not stamp or package_unchanged_since(stamp, root) is False:
+                changes.append(f"cell {index}: REPO_COMMIT {stamp[:12] or '(empty)'} is stale")
+            continue
+        head = commit_to_stamp(root)  # refuses on uncommitted package changes, stale stamp or not
+        if not stamp or package_unchanged_since(stamp, root) is not True:
+            cell.source = f"{cell.source[:match.start(2)]}{head}{cell.source[match.end(2):]}"
+            changes.append(f"cell {index}: REPO_COMMIT {stamp[:12] or '(empty)'} -> {head[:12]}")
+    return changes
+
+
 def apply_jupytext_filters(nb, config) -> list[str]:
     wanted = {"cell_metadata_filter": config.cell_metadata_filter,
               "notebook_metadata_filter": config.notebook_metadata_filter}
@@ -164,8 +219,11 @@ def cells_of(nb) -> list[tuple[str, str]]:
     return [(cell.cell_type, cell.source) for cell in nb.cells]
 
 
-def process(ipynb: Path, old_paths: set[str], repo_path: str, write: bool) -> list[str]:
-    """Apply everything to one pair; return the list of changes (written only when `write`)."""
+def process(ipynb: Path, old_paths: set[str], repo_path: str, write: bool, root: Path = ROOT) -> list[str]:
+    """Apply everything to one pair; return the list of changes (written only when `write`).
+
+    `root` is the git checkout whose HEAD a REPO_COMMIT line is pinned to.
+    """
     py = ipynb.with_suffix(".py")
     text = ipynb.read_text()
     nb = nbformat.reads(text, as_version=4)
@@ -173,7 +231,8 @@ def process(ipynb: Path, old_paths: set[str], repo_path: str, write: bool) -> li
         raise SystemExit(f"{py.name} and {ipynb.name} differ: run `jupytext --sync {py}` first")
     config = load_jupytext_config(str(ipynb.parent))
     changes = (add_colab_metadata(nb) + hide_solutions(nb) + strip_widget_state(nb) + drop_run_timestamps(nb)
-               + set_repository(nb, old_paths, repo_path) + apply_jupytext_filters(nb, config))
+               + set_repository(nb, old_paths, repo_path) + stamp_commit(nb, root, write)
+               + apply_jupytext_filters(nb, config))
     new_text = nbformat.writes(nb) + "\n"
     # From the notebook as written (keys sorted), as `jupytext --sync` would: the .py then lists cell metadata
     # in the same order whichever tool wrote it last.
