@@ -226,8 +226,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.images is not None:
                 experiment.copy_figures(run.path, Path(args.images))
     except KeyboardInterrupt:
-        line = kept_line(out, start, run is not None and run.committed) if out else "interrupted"
-        _exit(130, line)
+        _exit(130, kept_line(out, start, run is not None and run.committed) if out else "interrupted")
     except Exception as err:
         if args is not None and args.debug:
             raise

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -136,21 +137,16 @@ class RunFolder:
             os.close(self._lock)  # closing gives up the lock
             self._lock = None
         for folder in reversed([] if self.committed else self.created):
-            try:
+            with contextlib.suppress(OSError):
                 folder.rmdir()  # only while empty: what someone put there meanwhile stays
-            except OSError:
-                pass
 
     def _acquire(self) -> None:
         """Lock the folder itself (its descriptor, no lock file), or refuse: another run is writing there."""
-        if fcntl is None:
-            return
-        self._lock = os.open(self.path, os.O_RDONLY)
+        self._lock = os.open(self.path, os.O_RDONLY)  # closed, and so unlocked, by __exit__
         try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if fcntl is not None:
+                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            os.close(self._lock)
-            self._lock = None
             raise ValueError(f"{self.path} is being written by another run right now; wait for it to finish "
                              "or choose another --out") from None
 
