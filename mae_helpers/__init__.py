@@ -1,22 +1,35 @@
-"""mae_helpers: data, model, training, unlearning, evaluation and plots for the evidence-unlearning course."""
+"""mae_helpers: data, model, training, unlearning, evaluation and plots for the evidence-unlearning course.
 
-from .config import CONFIG, FAST, FORGET_DIGITS_ORIGINAL, Config, get_config
-from .data import check_digits, get_mnist_loaders, split_digits
-from .evaluate import UnlearningReport, evaluate_model, judge_scores, per_digit_mse, probe_accuracy, train_judge
-from .model import MAE, count_parameters, load_model, save_model
-from .train import History, train_and_validate, train_cached
+Each public name is imported from its module when first used: `import mae_helpers` takes no
+time, and the command line starts (and answers Ctrl-C or --help) before torch is loaded.
+"""
+
+import importlib
 
 # `unlearn` the function stays in its module (from mae_helpers.unlearn import unlearn): exporting it here
 # would shadow the module itself for `import mae_helpers.unlearn`.
-from .unlearn import UnlearnHistory, retrain, train_auxiliary
-from .viz import compare_reconstructions, plot_curves, plot_history, plot_per_digit_mse, visualize_reconstructions
+_EXPORTS = {
+    "config": ("CONFIG", "FAST", "FORGET_DIGITS_ORIGINAL", "Config", "get_config"),
+    "data": ("check_digits", "get_mnist_loaders", "split_digits"),
+    "evaluate": ("UnlearningReport", "evaluate_model", "judge_scores", "per_digit_mse", "probe_accuracy",
+                 "train_judge"),
+    "model": ("MAE", "count_parameters", "load_model", "save_model"),
+    "train": ("History", "train_and_validate", "train_cached"),
+    "unlearn": ("UnlearnHistory", "retrain", "train_auxiliary"),
+    "viz": ("compare_reconstructions", "plot_curves", "plot_history", "plot_per_digit_mse",
+            "visualize_reconstructions"),
+}
+_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = list(_HOME)
 
-__all__ = [
-    "CONFIG", "FAST", "FORGET_DIGITS_ORIGINAL", "Config", "get_config",
-    "check_digits", "get_mnist_loaders", "split_digits",
-    "UnlearningReport", "evaluate_model", "judge_scores", "per_digit_mse", "probe_accuracy", "train_judge",
-    "MAE", "count_parameters", "load_model", "save_model",
-    "History", "train_and_validate", "train_cached",
-    "UnlearnHistory", "retrain", "train_auxiliary",
-    "compare_reconstructions", "plot_curves", "plot_history", "plot_per_digit_mse", "visualize_reconstructions",
-]
+
+def __getattr__(name: str):
+    """A public name, imported from its module on first use."""
+    if name in _HOME:
+        return getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The public names too, for tab completion."""
+    return sorted(set(globals()) | set(__all__))

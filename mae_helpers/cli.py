@@ -4,32 +4,48 @@ Only argument parsing and the checks around the run live here; the pipeline is
 `experiment.py`. It trains (or reuses from the cache) the original MAE on all digits,
 the auxiliary MAE on the forget digits, the retrained gold standard on the rest, and the
 judge; unlearns; evaluates the three models on the held-out test digits; writes
-checkpoints, metrics.json and figures.
+checkpoints, metrics.json, figures and manifest.json.
 
-Everything that can be checked is checked before any training: the numbers, the output
-folder (claimed, so a second run into it is refused), the --images folder and the model
-cache. The run is written aside and swapped into --out whole at the end, so an error,
-Ctrl-C or a killed process leaves the previous run as it was.
+Everything that can be checked is checked before any training: the numbers, the device,
+the output folder (claimed, so a second run into it is refused), the --images folder and
+the model cache. The run is written into a private folder inside --out and moved in file
+by file at the end (files.RunFolder), so an error, Ctrl-C or a killed process leaves the
+previous run as it was, and nothing the program did not write is ever removed.
+
+torch is imported inside `main`, so Ctrl-C at any moment is one line, and an error a user
+can act on is one line; any other error shows its traceback (`--debug`: every error does).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import time
+import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
-from .config import CONFIG, FAST, FAST_OVERRIDES, Config, NotCached, cache_dir, get_config
-from .data import split_digits
-from .experiment import FIGURES, OUTPUT_FILES, copy_figures, prepare, run_experiment, write_outputs
-from .files import RunFolder, explain, probe_folder
-from .model import probe_cache
-from .unlearn import METHODS
+from .cache import NotCached, cache_dir
+from .config import (
+    FAST_OVERRIDES,
+    FORGET_DIGITS_ORIGINAL,
+    Config,
+    ConfigError,
+    env_flag,
+    get_config,
+    resolve_data_root,
+    resolve_device,
+)
+from .files import RunFolder, explain
 
 # Flags that set a config field, and the field; given on the command line they beat fast mode.
 CONFIG_FLAGS = {"strength": "strength", "epochs": "epochs", "unlearn_steps": "unlearn_max_steps",
                 "retain_tolerance": "retain_tolerance", "seed": "seed", "data_root": "data_root", "source": "source"}
+FLAG_OF = {**{field: "--" + flag.replace("_", "-") for flag, field in CONFIG_FLAGS.items()},
+           "forget_digits": "--forget"}
 
 
 def _default(field: str) -> str:
@@ -40,6 +56,8 @@ def _default(field: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line options, each with its default in --help."""
+    from .unlearn import METHODS
+
     p = argparse.ArgumentParser(
         prog="mae-unlearn", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description="Train an MAE on MNIST, make it forget some digits, and compare it with a model "
@@ -47,10 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     # Config flags default to SUPPRESS: absent from the namespace unless given, so an explicit value
     # is told apart from a default (and beats fast mode); their help states the defaults.
     unset = argparse.SUPPRESS
-    p.add_argument("--forget", type=int, nargs="+", default=list(CONFIG.forget_digits), metavar="DIGIT",
-                   help="digits to forget (a non-empty proper subset of 0-9)")
+    p.add_argument("--forget", type=int, nargs="+", action="extend", default=unset, metavar="DIGIT",
+                   help=f"digits to forget, not all ten; given twice, both count (default: "
+                        f"{list(FORGET_DIGITS_ORIGINAL)})")
     p.add_argument("--out", default="runs/demo", help="folder for checkpoints, metrics.json and figures")
-    p.add_argument("--overwrite", action="store_true", help="replace a previous run in --out")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a previous run in --out (only files its manifest.json proves are the run's)")
     p.add_argument("--images", default=None, help="also copy the figures into this folder (make demo: images/)")
     p.add_argument("--method", default="evidence", choices=METHODS, help="unlearning method")
     p.add_argument("--strength", type=float, default=unset,
@@ -63,17 +83,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"largest tolerated rise of the retained digits' held-out MSE, as a fraction "
                         f"({_default('retain_tolerance')})")
     p.add_argument("--seed", type=int, default=unset,
-                   help=f"random seed: split, shuffling, weights ({_default('seed')})")
+                   help=f"random seed: split, shuffling, weights; 0 <= seed < 2**63 ({_default('seed')})")
     p.add_argument("--data-root", default=unset,
                    help="MNIST in torchvision's layout: DATA_ROOT/MNIST/raw; relative to the current folder "
                         "(default: $MAE_DATA_ROOT, else data/ in the repository)")
     p.add_argument("--source", default=unset, choices=["auto", "disk", "download", "offline"],
                    help=f"where MNIST comes from; auto = disk, then download, then the offline subset "
                         f"({_default('source')}; $MAE_DATA_SOURCE overrides auto)")
-    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: the GPU when there is one)")
-    p.add_argument("--fast", action=argparse.BooleanOptionalAction, default=FAST,
-                   help=f"smoke-sized run {FAST_OVERRIDES}; explicit flags beat it (default from MAE_FAST)")
+    p.add_argument("--device", default=None,
+                   help="cpu, cuda, cuda:N or mps (default: the GPU when there is one, CUDA or Apple's MPS)")
+    p.add_argument("--fast", action=argparse.BooleanOptionalAction, default=unset,
+                   help=f"smoke-sized run {FAST_OVERRIDES}; explicit flags beat it (default: from MAE_FAST)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--debug", action="store_true", help="show the traceback of every error, not only unexpected ones")
     room = p.add_argument_group("preparing a workshop room (no --out is written)")
     room.add_argument("--prepare-only", action="store_true",
                       help="train (or find) every network the notebooks and this job use for these settings, "
@@ -85,35 +107,53 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
-    """The run's config: full or fast defaults (--fast/--no-fast), then every config flag given explicitly."""
+    """The run's config: full or fast defaults (--fast/--no-fast, else MAE_FAST), then every config flag given."""
     explicit = {field: getattr(args, flag) for flag, field in CONFIG_FLAGS.items() if hasattr(args, flag)}
     if "data_root" in explicit:  # a path typed on the command line is relative to where it was typed
         explicit["data_root"] = os.path.abspath(os.path.expanduser(explicit["data_root"]))
-    return get_config(fast=args.fast, forget_digits=tuple(sorted(args.forget)), **explicit)
+    try:
+        forget = getattr(args, "forget", FORGET_DIGITS_ORIGINAL)
+        return get_config(fast=getattr(args, "fast", None), forget_digits=forget, **explicit)
+    except ConfigError as err:  # name the flag, not the config field
+        raise ValueError(str(err).replace(err.field, FLAG_OF.get(err.field, err.field), 1)) from None
 
 
-def check_config(cfg: Config) -> None:
-    """Refuse what the run would only trip over after training: bad digits, strength, step counts."""
-    split_digits(cfg.forget_digits)
-    if cfg.strength < 0:
-        raise ValueError(f"--strength must be >= 0 (0 = no unlearning); got {cfg.strength}")
-    if cfg.retain_tolerance < 0:
-        raise ValueError(f"--retain-tolerance must be >= 0 (0.1 = 10%); got {cfg.retain_tolerance}")
-    if cfg.epochs < 1 or cfg.unlearn_max_steps < 1:
-        raise ValueError("--epochs and --unlearn-steps must be >= 1")
+def say(text: str) -> None:
+    """Print to stdout; a reader that stopped reading (`mae-unlearn | head -1`) is no error."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:  # the rest goes nowhere, and Python's final flush of stdout cannot fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def check_plotting() -> None:
+    """Start matplotlib now: a bad MPLBACKEND is one line before the training, not a traceback after it."""
+    try:
+        import matplotlib  # noqa: F401 (matplotlib checks MPLBACKEND when imported)
+    except ValueError as err:
+        raise ValueError(f"matplotlib refuses MPLBACKEND={os.environ.get('MPLBACKEND')!r} ({str(err).split(';')[0]});"
+                         " unset it or set MPLBACKEND=Agg (mae-unlearn only writes PNG files)") from None
 
 
 def prepare_room(cfg: Config, args) -> int:
     """--prepare-only / --check-cache: the four networks of `cfg` in the cache, listed with what they took."""
+    from .cache import unwritable
+    from .experiment import prepare
+    from .files import probe_folder
+
     if args.prepare_only:
-        probe_cache(cache_dir())
+        probe_folder(cache_dir())  # a cache that cannot take files is an error here: filling it is the job
     p = prepare(cfg, device=args.device, progress=not args.quiet, train=not args.check_cache)
+    if unwritable(cache_dir()):
+        raise OSError(f"the networks could not all be saved in the cache {cache_dir()} (see the warning above)")
     forget = " ".join(map(str, cfg.forget_digits))
-    print(f"in the cache {cache_dir()} (data: {p.everything.train.dataset.source}, forget {forget}, "
-          f"{'fast' if args.fast else 'full'}-size settings):")
-    for name, history in p.training.items():
-        print(f"  {name:<10} MAE, {len(history['epoch'])} epochs, trained in {sum(history['seconds']):.0f} s")
-    print(f"  judge      CNN, {p.judge.test_accuracy:.1%} on the real test digits")
+    fast = getattr(args, "fast", None)
+    size = "fast" if (env_flag("MAE_FAST") if fast is None else fast) else "full"
+    lines = [f"in the cache {cache_dir()} (data: {p.everything.train.dataset.source}, forget {forget}, "
+             f"{size}-size settings):"]
+    lines += [f"  {name:<10} MAE, {len(history['epoch'])} epochs, trained in {sum(history['seconds']):.0f} s"
+              for name, history in p.training.items()]
+    say("\n".join([*lines, f"  judge      CNN, {p.judge.test_accuracy:.1%} on the real test digits"]))
     return 0
 
 
@@ -129,41 +169,85 @@ def kept_line(out: Path, since: float, committed: bool = False) -> str:
     return f"interrupted: {out} is as it was; {nets if cached else 'no network finished training in this run'}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the main job; returns the process exit code (2 for a bad argument, 1 for a file error, 130 for Ctrl-C)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    out, start, run = Path(args.out), time.time(), None
+def expected(err: Exception) -> tuple[int, str] | None:
+    """(exit code, one line) for an error a user can act on; None for anything else (a bug: show its traceback)."""
+    data = sys.modules.get("mae_helpers.data")  # DownloadFailed can only come from there, once it is loaded
+    if isinstance(err, NotCached) or (data is not None and isinstance(err, data.DownloadFailed)):
+        return 1, str(err)
+    if isinstance(err, ValueError):  # before OSError: a missing MNIST file is both, and a bad argument first
+        return 2, f"error: {err}"
+    if isinstance(err, OSError):
+        return 1, f"error: {explain(err) if err.errno else err}"
+    if type(err).__name__ == "OutOfMemoryError":  # torch's, from the GPU
+        return 1, f"error: out of memory ({str(err).splitlines()[0]}); try --device cpu or --fast"
+    return None
+
+
+@contextmanager
+def interrupts_held():
+    """Hold Ctrl-C until the block ends, then raise it: one inside torch's C++ start-up aborts the process."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may handle signals
+        yield
+        return
+    pressed = []
+    previous = signal.signal(signal.SIGINT, lambda *_: pressed.append(True))
     try:
-        cfg = config_from_args(args)
-        check_config(cfg)
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
+    if pressed:
+        raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the main job; returns 0, or exits 2 (a bad argument), 1 (a file or cache error), 130 (Ctrl-C)."""
+    args, out, start, run = None, None, time.time(), None
+    try:
+        with interrupts_held():  # the imports: torch, matplotlib, the pipeline
+            args = build_parser().parse_args(argv)
+            cfg = config_from_args(args)
+            try:
+                resolve_device(args.device)
+            except ValueError as err:
+                raise ValueError(f"--{err}") from None  # its messages begin with "device"
+            check_plotting()
+            from . import experiment
         if args.prepare_only or args.check_cache:
             return prepare_room(cfg, args)
-        with RunFolder(out, overwrite=args.overwrite, known=OUTPUT_FILES + FIGURES) as run:
-            if args.images is not None:
-                probe_folder(args.images)
+        from .cache import probe_cache
+
+        out = Path(args.out)
+        protected = {"the model cache": cache_dir(), "the MNIST data folder": resolve_data_root(cfg.data_root)}
+        with RunFolder(out, args.overwrite, protected, args.images) as run:
             probe_cache(cache_dir())  # warns, and the run goes on uncached, when the cache cannot take files
-            exp = run_experiment(cfg, args.method, device=args.device, progress=not args.quiet)
-            write_outputs(exp, run.work)
+            exp = experiment.run_experiment(cfg, args.method, device=args.device, progress=not args.quiet)
+            experiment.write_outputs(exp, run.work)
             run.commit()
             if args.images is not None:
-                copy_figures(run.path, Path(args.images))
+                experiment.copy_figures(run.path, Path(args.images))
     except KeyboardInterrupt:
-        parser.exit(130, f"mae-unlearn: {kept_line(out, start, run is not None and run.committed)}\n")
-    except NotCached as err:
-        parser.exit(1, f"mae-unlearn: {err}\n")
-    except ValueError as err:  # before OSError: a missing MNIST file is both, and a bad argument first
-        parser.exit(2, f"mae-unlearn: error: {err}\n")
-    except OSError as err:
-        parser.exit(1, f"mae-unlearn: error: {explain(err)}\n")
-    except RuntimeError as err:
-        parser.exit(2, f"mae-unlearn: error: {err}\n")
-    print(exp.report)
+        _exit(130, kept_line(out, start, run is not None and run.committed) if out else "interrupted")
+    except Exception as err:
+        if args is not None and args.debug:
+            raise
+        code, line = expected(err) or (1, None)
+        if line is None:
+            traceback.print_exc()
+            line = "error: the unexpected error above stopped the run; please report it with its traceback"
+        _exit(code, line)
+    say(str(exp.report))
     history = exp.unlearning
     warning = "warning: " if "non-finite" in history.stopped else ""
     print(f"{warning}unlearning: {history.steps} steps in {history.seconds:.1f} s; {history.stopped}", file=sys.stderr)
-    print(f"\nwrote {', '.join(OUTPUT_FILES + FIGURES)} to {out}", file=sys.stderr)
+    names = ", ".join((*experiment.OUTPUT_FILES, *experiment.FIGURES, RunFolder.MANIFEST))
+    print(f"\nwrote {names} to {out}", file=sys.stderr)
     return 0
+
+
+def _exit(code: int, line: str) -> None:
+    """Say `line` on stderr, prefixed with the program's name, and exit with `code`."""
+    print(f"mae-unlearn: {line}", file=sys.stderr)
+    raise SystemExit(code)
 
 
 if __name__ == "__main__":

@@ -3,16 +3,25 @@
 `MAE_FAST=1` (set by `.ci/run`) shrinks data and epochs so the whole test suite,
 notebooks included, runs in minutes on a 2-core laptop. Everything else reads its
 defaults from `CONFIG`, so changing a number here changes it everywhere.
+
+`CONFIG` and `FAST` are read from the environment when first asked for, not at import:
+a bad `MAE_FAST` then fails where it is used, with a message naming it, and
+`import mae_helpers` or `mae-unlearn --help` still work. Every `Config` checks the
+range of each of its fields when it is made; the other modules rely on that check.
+This module imports only the standard library (the command line reads it before torch).
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 FORGET_DIGITS_ORIGINAL = (0, 3, 6, 9)  # the original project forgot the digits divisible by 3
+SOURCES = ("auto", "disk", "download", "offline")
+PRECISIONS = ("fp32", "bf16")
 
 
 TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
@@ -51,9 +60,62 @@ def as_number(value, name: str, whole: bool = False) -> float | int:
     raise ValueError(f"{name} must be a finite number within float32's range (|x| <= 3.4e38); got {value!r}")
 
 
+def check_digits(digits, name: str = "digits", allow_all: bool = True) -> tuple[int, ...]:
+    """Validate a collection of digit labels (numpy arrays and tensors too) and return it as a sorted tuple."""
+    digits = plain(digits)
+    if isinstance(digits, int) and not isinstance(digits, bool):
+        digits = [digits]
+    if isinstance(digits, (str, bytes)) or not isinstance(digits, Iterable):
+        raise ValueError(f"{name} must be a list of digits 0-9, e.g. [0, 3, 6, 9]; got {digits!r}")
+    values = [plain(d) for d in digits]
+    if not values:
+        raise ValueError(f"{name} is empty; give at least one digit from 0-9")
+    bad = [d for d in values if isinstance(d, bool) or not isinstance(d, int) or not 0 <= d <= 9]
+    if bad:
+        raise ValueError(f"{name} may only hold whole numbers 0-9; {bad} are not allowed")
+    dupes = sorted({int(d) for d in values if values.count(d) > 1})
+    if dupes:
+        raise ValueError(f"{name} lists {dupes} more than once; give each digit once")
+    if not allow_all and len(values) == 10:
+        raise ValueError(f"{name} holds all ten digits; leave at least one digit out")
+    return tuple(sorted(int(d) for d in values))
+
+
+def split_digits(forget_digits) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(forget_digits, retain_digits) as sorted tuples; the forget set must be a non-empty proper subset of 0-9."""
+    forget = check_digits(forget_digits, "forget_digits", allow_all=False)
+    return forget, tuple(d for d in range(10) if d not in forget)
+
+
+class ConfigError(ValueError):
+    """A config field holds a value out of its range; `field` names it (the command line names its flag)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+SEED_LIMIT = 2**63  # torch's generators take seeds below 2**63; a larger one wraps or overflows
+AT_LEAST_ONE, POSITIVE, NOT_NEGATIVE = (lambda v: v >= 1, ">= 1"), (lambda v: v > 0, "> 0"), (lambda v: v >= 0, ">= 0")
+# The range of every number, checked once when a Config is made: (test, what the value must be).
+RANGES = {
+    "val_fraction": (lambda v: 0 < v < 1, "strictly between 0 and 1, e.g. 0.2"),
+    "seed": (lambda v: 0 <= v < SEED_LIMIT, "a whole number with 0 <= seed < 2**63"),
+    "max_train_images": (lambda v: v >= 2, "None (all) or a whole number >= 2 (some to train on, "
+                                           "some to validate on)"),
+    "strength": (lambda v: v >= 0, ">= 0 (0 = no unlearning)"),
+    "forget_target": (lambda v: 0 <= v <= 1, "a fraction between 0 and 1"),
+    "retain_tolerance": (lambda v: v >= 0, ">= 0 (0.1 = 10%)"),
+    **dict.fromkeys(("hidden", "code_dim", "batch_size", "epochs", "unlearn_max_steps", "check_every",
+                     "forget_batch", "retain_batch", "q_fit_steps", "witness_images"), AT_LEAST_ONE),
+    **dict.fromkeys(("lr", "unlearn_lr", "q_lr", "repel_tau"), POSITIVE),
+    **dict.fromkeys(("cooldown_steps", "forget_weight", "distill_weight"), NOT_NEGATIVE),
+}
+
+
 @dataclass(frozen=True)
 class Config:
-    """Defaults for data, model, training and unlearning; `CONFIG` is the one in use."""
+    """Defaults for data, model, training and unlearning; `CONFIG` is the one in use. Every field is range-checked."""
 
     # --- data ---
     # torchvision layout: data_root/MNIST/raw/*-ubyte[.gz]; $MAE_DATA_ROOT replaces the default. A relative
@@ -105,8 +167,10 @@ class Config:
     retain_tolerance: float = 0.10  # guard: held-out retained MSE may rise by at most 10%
     cooldown_steps: int = 30  # learning rate down to zero at the end: weights settle instead of jittering
     unlearn_lr: float = 1e-3  # Adam; the guard and the cool-down make a brisk rate safe
-    # Forget digits per step come in batch_size; retained digits in a bigger batch, because they
-    # are what the step must not disturb: a bigger batch is a steadier estimate of their loss.
+    # Forget digits per unlearning step; its own setting, so changing it retrains nothing (it is not in
+    # the training cache key). Retained digits come in a bigger batch, because they are what the step
+    # must not disturb: a bigger batch is a steadier estimate of their loss.
+    forget_batch: int = 64
     retain_batch: int = 128
     # Weight of the forgetting terms against 1 on each keep term; with Adam only the ratio matters.
     forget_weight: float = 0.15
@@ -121,21 +185,18 @@ class Config:
     # does not (the original's beta / d explodes at d -> 0 and vanishes later).
     repel_tau: float = 0.1
 
+    def __post_init__(self):
+        """Check every field once, here, and store numpy numbers and tensors as the plain Python values they hold."""
+        for f in fields(self):
+            value = _checked(f.name, plain(getattr(self, f.name)), f.default)
+            object.__setattr__(self, f.name, value)  # frozen: the dataclass way to set a field while it is made
+
     def replace(self, **changes) -> Config:
         """A copy with `changes` applied, each checked: `cfg.replace(strength=2)` (the config itself never changes)."""
-        fields = Config.__dataclass_fields__
-        unknown = set(changes) - set(fields)
-        if unknown:
-            raise ValueError(f"unknown config field(s) {sorted(unknown)}; allowed: {sorted(fields)}")
-        checked = {}
-        for name, value in changes.items():
-            value, default = plain(value), getattr(self, name)
-            if isinstance(default, (int, float)) and not isinstance(default, bool):
-                value = as_number(value, name, whole=isinstance(default, int))
-            elif name == "max_train_images" and value is not None:
-                value = as_number(value, name, whole=True)
-            checked[name] = value
-        return replace(self, **checked)
+        allowed = set(Config.__dataclass_fields__)
+        if set(changes) - allowed:
+            raise ValueError(f"unknown config field(s) {sorted(set(changes) - allowed)}; allowed: {sorted(allowed)}")
+        return replace(self, **changes)
 
     def to_dict(self) -> dict:
         """The config as a plain dict (for checkpoints and metrics.json)."""
@@ -146,34 +207,78 @@ class Config:
         return {k: v for k, v in asdict(self).items() if k in TRAINING_FIELDS}
 
 
+def _checked(name: str, value, default):
+    """One field's value, checked against its type and range; a ConfigError naming the field otherwise."""
+    try:
+        if name == "forget_digits":
+            return split_digits(value)[0]
+        if name == "channels":
+            value = tuple(as_number(c, name, whole=True) for c in value) if isinstance(value, Iterable) else ()
+            if len(value) != 3 or min(value) < 1:
+                raise ValueError(f"channels must be three whole numbers >= 1, e.g. (28, 56, 112); got {value!r}")
+            return value
+        choices = {"source": SOURCES, "precision": PRECISIONS}.get(name)
+        if choices is not None and value not in choices:
+            raise ValueError(f"{name} must be one of {choices}; got {value!r}")
+        if choices is not None or (name == "decoder_norm" and isinstance(value, bool)):
+            return value
+        if name == "decoder_norm":
+            raise ValueError(f"decoder_norm must be True or False; got {value!r}")
+        if name == "data_root":
+            return os.fspath(value)
+        if value is None and name == "max_train_images":
+            return None
+        value = as_number(value, name, whole=isinstance(default, int) or name == "max_train_images")
+        test, what = RANGES[name]
+        if not test(value):
+            raise ValueError(f"{name} must be {what}; got {value!r}")
+        return value
+    except (TypeError, ValueError) as err:
+        raise ConfigError(name, str(err)) from None
+
+
 TRAINING_FIELDS = ("data_root", "source", "val_fraction", "seed", "max_train_images", "channels", "hidden",
                    "code_dim", "decoder_norm", "batch_size", "lr", "epochs", "precision")
 
-FAST = env_flag("MAE_FAST")
+# Smoke-sized settings: small enough for CI, large enough that training visibly works
+# (~250 steps: fewer leave the autoencoder drawing the same blob for every digit), and an
+# unlearning budget of seconds that still shows the loop forgetting.
+FAST_OVERRIDES = dict(epochs=4, max_train_images=2500, batch_size=32, unlearn_max_steps=80, cooldown_steps=10,
+                      forget_batch=32, retain_batch=64, q_fit_steps=30, witness_images=256)
 
 
-def cached_path(name: str, key: dict) -> Path:
-    """The cache file for `name` trained under `key` (any JSON-able dict): cache_dir()/NAME-HASH.pt."""
-    import hashlib
-    import json
+def get_config(fast: bool | None = None, **overrides) -> Config:
+    """The config of fast or full mode (None = as MAE_FAST says now), with `overrides` applied and checked.
 
-    digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    return cache_dir() / f"{name}-{digest}.pt"
-
-
-class NotCached(LookupError):
-    """A network asked for with train=False (`mae-unlearn --check-cache`) is not in the model cache."""
+    Overrides beat fast mode. Numbers may be numpy numbers or 0-d tensors; every field is
+    range-checked here, before any work (NaN, infinities, a negative strength...).
+    """
+    fast = env_flag("MAE_FAST") if fast is None else fast
+    return Config(**(FAST_OVERRIDES if fast else {})).replace(**overrides)
 
 
-def not_cached(name: str, detail: str) -> NotCached:
-    """The error for a missing cache entry, naming the network and the command that fills the cache."""
-    return NotCached(f"no cached {name} network ({detail}) in {cache_dir()}; fill the cache with "
-                     "`mae-unlearn --prepare-only` and the same settings and data first")
+class _FromConfig:
+    """The default of a parameter that follows `CONFIG` (fast or full mode): read when the function is called."""
+
+    def __repr__(self) -> str:
+        return "<CONFIG's>"
 
 
-def cache_dir() -> Path:
-    """Where trained models are cached: $MAE_CACHE_DIR, else ~/.cache/mae_helpers (shared by notebooks and CLI)."""
-    return Path(os.environ.get("MAE_CACHE_DIR") or Path.home() / ".cache" / "mae_helpers").expanduser()
+FROM_CONFIG = _FromConfig()
+
+
+def setting(value, name: str):
+    """`value`, or the field `name` of the config in use when `value` is FROM_CONFIG."""
+    return getattr(get_config(), name) if value is FROM_CONFIG else value
+
+
+def __getattr__(name: str):
+    """`FAST` and `CONFIG`, read from MAE_FAST when asked for (not at import): a bad value fails only where used."""
+    if name == "FAST":
+        return env_flag("MAE_FAST")
+    if name == "CONFIG":
+        return get_config()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @functools.lru_cache(maxsize=1)
@@ -193,35 +298,27 @@ def resolve_data_root(data_root: str | os.PathLike) -> Path:
     return path if path.is_absolute() else (checkout_root() or Path.cwd()) / path
 
 
-# Smoke-sized settings: small enough for CI, large enough that training visibly works
-# (~250 steps: fewer leave the autoencoder drawing the same blob for every digit), and an
-# unlearning budget of seconds that still shows the loop forgetting.
-FAST_OVERRIDES = dict(epochs=4, max_train_images=2500, batch_size=32, unlearn_max_steps=80, cooldown_steps=10,
-                      retain_batch=64, q_fit_steps=30, witness_images=256)
-
-CONFIG = replace(Config(), **FAST_OVERRIDES) if FAST else Config()
-
-
-def get_config(fast: bool | None = None, **overrides) -> Config:
-    """The config of fast or full mode (None = as MAE_FAST says), with `overrides` applied and checked.
-
-    Overrides beat fast mode. Numbers may be numpy numbers or 0-d tensors; a number field
-    refuses NaN, infinities and non-numbers here, before any work.
-    """
-    base = CONFIG if fast in (None, FAST) else replace(Config(), **(FAST_OVERRIDES if fast else {}))
-    return base.replace(**overrides)
+DEVICES = "'cpu', 'cuda', 'cuda:N' or 'mps'"
 
 
 def resolve_device(device=None):
-    """`device` as a torch.device; None picks the GPU when there is one, else the CPU."""
+    """`device` as a torch.device; None picks the GPU when there is one (CUDA, else Apple's MPS), else the CPU."""
     import torch
 
+    mps = getattr(torch.backends, "mps", None)
+    has_mps = mps is not None and mps.is_available()
     if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device("cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu")
     try:
         device = torch.device(device)
     except (RuntimeError, TypeError) as err:
-        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N'; got {device!r}") from err
+        raise ValueError(f"device must be {DEVICES}; got {device!r}") from err
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device must be {DEVICES}; got {str(device)!r}, which cannot train these networks")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' was asked for but no GPU is visible; use device='cpu'")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"device {str(device)!r} does not exist: {torch.cuda.device_count()} GPU(s) are visible")
+    if device.type == "mps" and not has_mps:
+        raise ValueError("device 'mps' was asked for but Apple's MPS is not available here; use device='cpu'")
     return device

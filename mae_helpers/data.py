@@ -13,9 +13,11 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import math
 import os
 import socket
 import sys
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
@@ -25,9 +27,16 @@ import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
 
-from .config import CONFIG, as_number, plain, resolve_data_root, resolve_device
-
-SOURCES = ("auto", "disk", "download", "offline")
+from .config import (
+    FROM_CONFIG,
+    SOURCES,
+    Config,
+    check_digits,
+    resolve_data_root,
+    resolve_device,
+    setting,
+    split_digits,  # noqa: F401 (its home is config.py, where a Config checks its digits)
+)
 
 # The original host (yann.lecun.com) has answered with errors for years; these serve
 # the same files. torchvision tries them in order.
@@ -52,6 +61,10 @@ class MNISTFilesNotFound(FileNotFoundError, ValueError):
     """No MNIST files where `source="disk"` looked (a ValueError too: it is a bad argument)."""
 
 
+class DownloadFailed(RuntimeError):
+    """`source="download"` could not fetch MNIST (the message says why and what else to do)."""
+
+
 class MNISTLoaders(NamedTuple):
     """The three loaders; unpacks as `train, val, test = get_mnist_loaders(...)`."""
 
@@ -67,11 +80,14 @@ class DigitTensors(Dataset):
         self.images = images  # (N, 1, 28, 28) float in [-1, 1]
         self.targets = targets  # (N,) int64 digit labels
         self.source = source  # where the pixels came from: "disk", "download" or "offline"
-        self.fingerprint = fingerprint  # hash of the whole training set these images were drawn from
+        self.fingerprint = fingerprint  # hash of the MNIST split these images were drawn from (train or test)
 
     def provenance(self) -> dict:
-        """Where these images came from, for cache keys: the source and the training set's fingerprint."""
-        return {"data": self.source, "pixels": self.fingerprint}
+        """Where these images came from, for cache keys: the source and the split's fingerprint.
+
+        Downloaded files are files on disk (the next run reads them from there): one label for both.
+        """
+        return {"data": "disk" if self.source == "download" else self.source, "pixels": self.fingerprint}
 
     def __len__(self) -> int:
         return len(self.targets)
@@ -82,54 +98,42 @@ class DigitTensors(Dataset):
         return self.images[index], self.targets[index]
 
 
-def check_digits(digits, name: str = "digits", allow_all: bool = True) -> tuple[int, ...]:
-    """Validate a collection of digit labels (numpy arrays and tensors too) and return it as a sorted tuple."""
-    digits = plain(digits)
-    if isinstance(digits, int) and not isinstance(digits, bool):
-        digits = [digits]
-    if isinstance(digits, (str, bytes)) or not isinstance(digits, Iterable):
-        raise ValueError(f"{name} must be a list of digits 0-9, e.g. [0, 3, 6, 9]; got {digits!r}")
-    values = [plain(d) for d in digits]
-    if not values:
-        raise ValueError(f"{name} is empty; give at least one digit from 0-9")
-    bad = [d for d in values if isinstance(d, bool) or not isinstance(d, int) or not 0 <= d <= 9]
-    if bad:
-        raise ValueError(f"{name} may only hold whole numbers 0-9; {bad} are not allowed")
-    dupes = sorted({int(d) for d in values if values.count(d) > 1})
-    if dupes:
-        raise ValueError(f"{name} lists {dupes} more than once; give each digit once")
-    if not allow_all and len(values) == 10:
-        raise ValueError(f"{name} holds all ten digits; leave at least one digit out")
-    return tuple(sorted(int(d) for d in values))
-
-
-def split_digits(forget_digits) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """(forget_digits, retain_digits) as sorted tuples; the forget set must be a non-empty proper subset of 0-9."""
-    forget = check_digits(forget_digits, "forget_digits", allow_all=False)
-    return forget, tuple(d for d in range(10) if d not in forget)
-
-
 # ----------------------------------------------------------------------------- sources
 
 
+MAX_IDX_BYTES = 2**28  # 256 MiB, five times MNIST's training images: a header promising more is refused unread
+GZIP_MAX_RATIO = 1032  # deflate cannot expand one byte into more: a header promising more than that is a lie
+
+
 def _read_idx(path: Path) -> np.ndarray:
-    """Decode one IDX file (MNIST's format), gzipped or not, into a uint8 array."""
-    opener = gzip.open if path.suffix == ".gz" else open
+    """Decode one IDX file (MNIST's format), gzipped or not, into a uint8 array.
+
+    The header is checked before the data are read, and no more than it promises is ever read:
+    a gzip bomb or a lying header costs nothing.
+    """
+    gz = path.suffix == ".gz"
     try:
-        with opener(path, "rb") as f:
-            raw = f.read()
-        magic = int.from_bytes(raw[:4], "big")
-        if len(raw) < 4 or magic >> 8 != 0x08:  # 0x08 = unsigned byte data
-            raise ValueError("not an unsigned-byte IDX file")
-        ndim = magic & 0xFF
-        if len(raw) < 4 + 4 * ndim:
-            raise ValueError("its header is cut short")
-        shape = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-        data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
-        if data.size != np.prod(shape):
-            raise ValueError(f"its header promises {' x '.join(map(str, shape))} bytes of data, it holds {data.size}")
-        return data.reshape(shape)
-    except (OSError, EOFError, ValueError) as err:
+        size = path.stat().st_size
+        with (gzip.open if gz else open)(path, "rb") as f:
+            magic = int.from_bytes(f.read(4), "big")
+            if magic >> 8 != 0x08:  # 0x08 = unsigned byte data
+                raise ValueError("not an unsigned-byte IDX file")
+            ndim = magic & 0xFF
+            header = f.read(4 * ndim)
+            if len(header) < 4 * ndim:
+                raise ValueError("its header is cut short")
+            shape = [int.from_bytes(header[4 * i : 4 * i + 4], "big") for i in range(ndim)]
+            promised, room = math.prod(shape), size * GZIP_MAX_RATIO if gz else size - 4 - 4 * ndim
+            if promised > min(room, MAX_IDX_BYTES) or (not gz and promised != room):
+                held = "more than the file can hold" if gz else f"it holds {room}"
+                raise ValueError(f"its header promises {' x '.join(map(str, shape))} bytes of data; {held}"
+                                 + (f" (at most {MAX_IDX_BYTES} bytes are read)" if promised > MAX_IDX_BYTES else ""))
+            data = f.read(promised)
+            if len(data) != promised or f.read(1):
+                raise ValueError(f"its header promises {' x '.join(map(str, shape))} bytes of data, it holds "
+                                 f"{'fewer' if len(data) != promised else 'more'}")
+        return np.frombuffer(data, dtype=np.uint8).reshape(shape)
+    except (OSError, EOFError, ValueError, zlib.error) as err:
         raise ValueError(f"{path} is not a readable MNIST IDX file ({err}); delete it and load again") from err
 
 
@@ -218,12 +222,14 @@ def _load_offline() -> tuple[np.ndarray, ...]:
     return images[~test_mask], labels[~test_mask], images[test_mask], labels[test_mask]
 
 
-@functools.lru_cache(maxsize=4)
-def load_mnist_arrays(data_root: str = CONFIG.data_root, source: str = "auto") -> tuple:
-    """(train_images, train_labels, test_images, test_labels, source_used, fingerprint): uint8 tensors, two strings.
+def load_mnist_arrays(data_root: str = FROM_CONFIG, source: str = "auto") -> tuple:
+    """(train_images, train_labels, test_images, test_labels, source_used, train_fingerprint, test_fingerprint).
 
-    The fingerprint is a short hash of the training pixels and labels: cached models are keyed
-    by it, so new files under the same `data_root` train new models instead of reusing old ones.
+    Four uint8 tensors and three strings. A fingerprint is a short hash of a split's pixels and
+    labels: cached models are keyed by it, so new files under the same `data_root` train new
+    models instead of reusing old ones. The arrays stay in memory for the next call while the
+    MNIST files (their sizes and times) and MAE_DATA_SOURCE are unchanged: files put there later,
+    or another MAE_DATA_SOURCE, load again (a notebook kernel notices both).
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}; got {source!r}")
@@ -231,7 +237,25 @@ def load_mnist_arrays(data_root: str = CONFIG.data_root, source: str = "auto") -
         source = os.environ.get("MAE_DATA_SOURCE", "auto").strip().lower() or "auto"
         if source not in SOURCES:
             raise ValueError(f"environment variable MAE_DATA_SOURCE must be one of {SOURCES}; got {source!r}")
-    root = resolve_data_root(data_root)
+    root = resolve_data_root(setting(data_root, "data_root"))
+    return _load_arrays(root, source, _files_seen(root))
+
+
+def _files_seen(root: Path) -> tuple:
+    """(path, size, modification time) of every MNIST file under `root`: what the in-memory arrays depend on."""
+    seen = []
+    for split in ("train", "test"):
+        for kind in ("images", "labels"):
+            path = _find_idx(root, split, kind)
+            if path is not None:
+                stat = path.stat()
+                seen.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return tuple(seen)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_arrays(root: Path, source: str, files: tuple) -> tuple:
+    """`load_mnist_arrays` once per folder, source and state of its files (`files` is only the memo's key)."""
     if source in ("auto", "disk") and _find_idx(root, "train", "images"):
         arrays, used = _load_disk(root), "disk"
     elif source == "disk":
@@ -242,7 +266,7 @@ def load_mnist_arrays(data_root: str = CONFIG.data_root, source: str = "auto") -
             arrays, used = _load_disk(root), "download"
         except Exception as err:
             if source == "download":
-                raise RuntimeError(f"downloading MNIST into {root} failed: {err}. {FULL_MNIST_HINT}") from err
+                raise DownloadFailed(f"downloading MNIST into {root} failed: {err}. {FULL_MNIST_HINT}") from err
             print(f"MNIST download unavailable ({err}); using the offline subset.", file=sys.stderr)
             arrays, used = _load_offline(), "offline"
     else:
@@ -251,10 +275,16 @@ def load_mnist_arrays(data_root: str = CONFIG.data_root, source: str = "auto") -
         print(f"Using the offline MNIST subset (4,000 train / 1,000 test real digits); {FULL_MNIST_HINT}.",
               file=sys.stderr)
     arrays = [np.array(a) for a in arrays]  # writable copies: torch.from_numpy shares their memory
-    digest = hashlib.blake2b(digest_size=6)
-    for training_array in arrays[:2]:  # pixels, then labels
-        digest.update(training_array.data)
-    return (*(torch.from_numpy(a) for a in arrays), used, digest.hexdigest())
+    fingerprints = []
+    for pixels, labels in (arrays[:2], arrays[2:]):
+        digest = hashlib.blake2b(digest_size=6)
+        digest.update(pixels.data)
+        digest.update(labels.data)
+        fingerprints.append(digest.hexdigest())
+    return (*(torch.from_numpy(a) for a in arrays), used, *fingerprints)
+
+
+load_mnist_arrays.cache_clear = _load_arrays.cache_clear  # forget every array held in memory (tests)
 
 
 # ----------------------------------------------------------------------------- loaders
@@ -279,14 +309,14 @@ def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int = 0)
 
 
 def get_mnist_loaders(
-    data_root: str = CONFIG.data_root,
+    data_root: str = FROM_CONFIG,
     digits: Iterable[int] | None = None,
-    batch_size: int = CONFIG.batch_size,
-    val_fraction: float = CONFIG.val_fraction,
-    seed: int = CONFIG.seed,
-    source: str = CONFIG.source,
+    batch_size: int = FROM_CONFIG,
+    val_fraction: float = Config.val_fraction,
+    seed: int = Config.seed,
+    source: str = Config.source,
     device: str | torch.device | None = None,
-    max_train_images: int | None = CONFIG.max_train_images,
+    max_train_images: int | None = FROM_CONFIG,
 ) -> MNISTLoaders:
     """Train/validation/test loaders over MNIST, keeping only `digits` (None = all ten).
 
@@ -296,22 +326,27 @@ def get_mnist_loaders(
     download, then offline; env var MAE_DATA_SOURCE overrides "auto"). Validation is a
     seeded `val_fraction` of the training split; test is MNIST's held-out test split,
     filtered the same way. `max_train_images` caps the training pool (fast mode).
+    `data_root`, `batch_size` and `max_train_images` default to `CONFIG`'s (fast or full mode).
+
+    The tensors of each split are built once per data, settings, digits and device, and
+    shared; the loaders are new on each call, so each one shuffles from `seed` afresh.
     """
     keep = check_digits(range(10) if digits is None else digits)
-    batch_size, seed = as_number(batch_size, "batch_size", whole=True), as_number(seed, "seed", whole=True)
-    val_fraction = as_number(val_fraction, "val_fraction")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be a whole number >= 1; got {batch_size!r}")
-    if not 0.0 < val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be strictly between 0 and 1, e.g. 0.2; got {val_fraction!r}")
-    if max_train_images is not None:
-        max_train_images = as_number(max_train_images, "max_train_images", whole=True)
-        if max_train_images < 2:
-            raise ValueError(f"max_train_images must be None (all) or a whole number >= 2 (some to train on, "
-                             f"some to validate on); got {max_train_images!r}")
-    device = resolve_device(device)
-    train_x, train_y, test_x, test_y, used, fingerprint = load_mnist_arrays(str(resolve_data_root(data_root)), source)
+    # A Config checks every setting's range (and turns numpy numbers into Python ones) in one place.
+    cfg = Config(data_root=setting(data_root, "data_root"), batch_size=setting(batch_size, "batch_size"),
+                 val_fraction=val_fraction, seed=seed, source=source,
+                 max_train_images=setting(max_train_images, "max_train_images"))
+    arrays = load_mnist_arrays(cfg.data_root, cfg.source)
+    splits = _splits(arrays, keep, cfg.seed, cfg.val_fraction, cfg.max_train_images, resolve_device(device))
+    return MNISTLoaders(*(make_loader(data, cfg.batch_size, shuffle=name == "train", seed=cfg.seed)
+                          for name, data in zip(MNISTLoaders._fields, splits)))
 
+
+@functools.lru_cache(maxsize=6)  # an experiment uses three digit sets (all, forget, retain); a widget two more
+def _splits(arrays: tuple, keep: tuple, seed: int, val_fraction: float, max_train_images: int | None,
+            device: torch.device) -> tuple[DigitTensors, DigitTensors, DigitTensors]:
+    """The train, validation and test `DigitTensors` of `keep`: decoded, split, filtered and normalised once."""
+    train_x, train_y, test_x, test_y, used, train_print, test_print = arrays
     # Split before filtering: an image is in validation or not regardless of `digits`,
     # so the forget-digit and retain-digit loaders are exact parts of the all-digit ones.
     order = torch.randperm(len(train_y), generator=torch.Generator().manual_seed(seed))
@@ -324,25 +359,20 @@ def get_mnist_loaders(
                          "use e.g. 0.2")
     allowed = torch.tensor(keep, dtype=train_y.dtype)
 
-    def subset(images, labels, index=None):
+    def subset(split, images, labels, fingerprint, index=None):
         if index is not None:
             images, labels = images[index], labels[index]
         mask = torch.isin(labels, allowed)
-        return images[mask], labels[mask].long()
-
-    def loader(split, images, labels, shuffle):
-        if len(labels) == 0:  # torch would only say "num_samples=0"
+        if not mask.any():  # torch would only say "num_samples=0"
             where = "MNIST's test files" if split == "test" else \
                 f"{len(order)} training images with val_fraction={val_fraction}; raise max_train_images"
             raise ValueError(f"the {split} split holds no images of digits {list(keep)} ({where})")
-        data = DigitTensors(_to_unit_range(images, device), labels.to(device), source=used, fingerprint=fingerprint)
-        return make_loader(data, batch_size, shuffle=shuffle, seed=seed)
+        return DigitTensors(_to_unit_range(images[mask], device), labels[mask].long().to(device), source=used,
+                            fingerprint=fingerprint)
 
-    return MNISTLoaders(
-        train=loader("train", *subset(train_x, train_y, train_idx), shuffle=True),
-        val=loader("validation", *subset(train_x, train_y, val_idx), shuffle=False),
-        test=loader("test", *subset(test_x, test_y), shuffle=False),
-    )
+    return (subset("train", train_x, train_y, train_print, train_idx),
+            subset("validation", train_x, train_y, train_print, val_idx),
+            subset("test", test_x, test_y, test_print))
 
 
 def loaders_for(cfg, digits: Iterable[int] | None = None, device: str | torch.device | None = None) -> MNISTLoaders:

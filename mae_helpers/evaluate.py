@@ -28,15 +28,14 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from .config import CONFIG, Config, cached_path, not_cached, resolve_device
+from . import cache
+from .config import Config, get_config, resolve_device
 from .data import loaders_for, split_digits
-from .model import load_cached, read_checkpoint, save_cached
+from .model import read_checkpoint, rebuild
+from .train import one_cycle
 
 JUDGE_CHANNELS = (32, 64)
 JUDGE_LR = 2e-3  # Adam with a one-cycle schedule, as the MAE: 98% on the offline test digits in 10 epochs
-# The config fields the judge depends on: its data and training length, not the MAE's architecture, learning
-# rate or unlearning settings (a notebook slider must not retrain the judge).
-JUDGE_KEY_FIELDS = ("data_root", "source", "val_fraction", "seed", "max_train_images", "batch_size", "epochs")
 PROBE_EPOCHS = 300  # full-batch Adam steps; the probe has only 11 x 10 weights, so this takes well under a second
 UNIFORM_ENTROPY = math.log(10)  # nats: the judge's entropy when it has no idea (a uniform guess over ten digits)
 METRIC_KEYS = ("mse_forget", "mse_retain", "judge_acc_forget", "judge_acc_retain", "judge_p_forgotten",
@@ -119,19 +118,19 @@ def classifier_accuracy(classifier: nn.Module, loader: DataLoader, device=None) 
 
 def fit_judge(judge: nn.Module, loader: DataLoader, epochs: int, lr: float = JUDGE_LR, device=None,
               progress: bool = True) -> nn.Module:
-    """Train `judge` to classify the loader's digits: Adam on cross-entropy with a one-cycle schedule."""
+    """Train `judge` to classify the loader's digits: Adam on cross-entropy, one-cycle schedule (train.one_cycle)."""
     device = resolve_device(device)
     judge.to(device).train()
     optimizer = torch.optim.Adam(judge.parameters(), lr=lr)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * len(loader),
-                                                    pct_start=0.2)
+    scheduler = one_cycle(optimizer, lr, epochs * len(loader))
     for _ in tqdm(range(epochs), desc="judge", unit="epoch", disable=not progress, dynamic_ncols=True):
         for images, labels in loader:
             loss = F.cross_entropy(judge(images.to(device)), labels.to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            scheduler.step()
+            if scheduler is not None:
+                scheduler.step()
     return judge.eval()
 
 
@@ -139,39 +138,42 @@ def _load_judge(path: Path) -> Judge:
     """The judge cached at `path`; a ValueError naming the file when it holds anything else."""
     payload = read_checkpoint(path)
     try:
-        judge = Judge(**payload["config"])
-        judge.load_state_dict(payload["state_dict"])
+        judge = rebuild(Judge, payload)
+        judge.metadata = payload["metadata"]
         judge.test_accuracy = float(payload["metadata"]["test_accuracy"])
+        if not 0 <= judge.test_accuracy <= 1 or judge.config != {"channels": list(JUDGE_CHANNELS)}:
+            raise ValueError(f"its accuracy {judge.test_accuracy} or architecture {judge.config} is not a judge's")
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise ValueError(f"{path} does not hold a judge ({type(err).__name__}: {err})") from err
     return judge
 
 
-def train_judge(cfg: Config = CONFIG, device=None, progress: bool = True, train: bool = True) -> Judge:
+def train_judge(cfg: Config | None = None, device=None, progress: bool = True, train: bool = True) -> Judge:
     """Train the judge on real training images of all digits, or load the one cached for this config.
 
-    Independent of the MAE and its Q-layers. The cache key is the fields of `cfg` that
-    shape the judge (JUDGE_KEY_FIELDS), the data actually used (`provenance`) and the judge's own
-    settings. Returns the judge in eval mode with `.test_accuracy` (on the real test digits) set.
+    Independent of the MAE and its Q-layers. The cache key (cache.judge_key) is the fields of
+    `cfg` (None = `CONFIG`) that shape the judge, the data actually used, training and test
+    split both (its accuracy is measured on the test split), and the judge's own settings.
+    Returns the judge in eval mode with `.test_accuracy` (on the real test digits) set.
     `train=False` raises `NotCached` instead of training.
     """
+    cfg = get_config() if cfg is None else cfg
     loaders = loaders_for(cfg, None, device)
-    key = {"name": "judge", **loaders.train.dataset.provenance(), **{k: getattr(cfg, k) for k in JUDGE_KEY_FIELDS},
-           "judge": {"channels": list(JUDGE_CHANNELS), "lr": JUDGE_LR}}
-    path = cached_path("judge", key)
+    key = cache.judge_key(cfg, loaders, {"channels": list(JUDGE_CHANNELS), "lr": JUDGE_LR})
+    path = cache.cached_path("judge", key)
     device = resolve_device(device)
-    judge = load_cached(path, _load_judge)
+    judge = cache.load_cached(path, key, _load_judge, train)
     if judge is not None:
         return judge.to(device).eval()
     if not train:
-        raise not_cached("judge", f"data {key['data']}")
+        raise cache.not_cached("judge", f"data {key['data']}")
 
     torch.manual_seed(cfg.seed)  # the judge's initial weights
     start = time.perf_counter()
     judge = fit_judge(Judge(JUDGE_CHANNELS), loaders.train, cfg.epochs, device=device, progress=progress)
     judge.test_accuracy = classifier_accuracy(judge, loaders.test, device)
     # save_model only needs `.config` and a state dict, so the judge gets the same atomic, hashed cache write.
-    save_cached(judge, path, key=key, test_accuracy=judge.test_accuracy, seconds=time.perf_counter() - start)
+    cache.save_cached(judge, path, key=key, test_accuracy=judge.test_accuracy, seconds=time.perf_counter() - start)
     return judge.eval()
 
 

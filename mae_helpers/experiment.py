@@ -16,7 +16,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import torch
 
-from .config import CONFIG, Config
+from .config import Config, get_config
 from .data import loaders_for, split_digits
 from .evaluate import UnlearningReport, train_judge
 from .files import write_atomic
@@ -65,6 +65,9 @@ class Prepared:
 
     def unlearn(self, method="evidence", progress: bool = True, **changes):
         """An unlearned copy of the original and its history, with `self.cfg` (plus `changes`, e.g. strength=2)."""
+        if "forget_digits" in changes and split_digits(changes["forget_digits"])[0] != self.cfg.forget_digits:
+            raise ValueError(f"this Prepared holds the auxiliary network of digits {list(self.cfg.forget_digits)}; "
+                             "to forget other digits, prepare(cfg.replace(forget_digits=...)) first")
         return unlearn(self.original, self.aux, self.cfg.replace(**changes), method=method, device=self.device,
                        progress=progress)
 
@@ -74,12 +77,13 @@ class Prepared:
                 "retrain": sum(self.training["retrained"]["seconds"])}
 
 
-def prepare(cfg: Config = CONFIG, device=None, progress: bool = True, train: bool = True) -> Prepared:
-    """Train or load the original, auxiliary and retrained MAEs and the judge for `cfg.forget_digits`.
+def prepare(cfg: Config | None = None, device=None, progress: bool = True, train: bool = True) -> Prepared:
+    """Train or load the original, auxiliary and retrained MAEs and the judge for `cfg.forget_digits` (None = CONFIG).
 
     These are every network the notebooks and `mae-unlearn` need for `cfg`. `train=False`
     only loads them, and raises `NotCached` naming the first one missing.
     """
+    cfg = get_config() if cfg is None else cfg
     forget, retain = split_digits(cfg.forget_digits)
     original, meta = train_cached("main", None, cfg, device=device, progress=progress, train=train)
     aux, aux_meta = train_cached("auxiliary", forget, cfg, device=device, progress=progress, train=train)
@@ -89,9 +93,11 @@ def prepare(cfg: Config = CONFIG, device=None, progress: bool = True, train: boo
     return Prepared(cfg, original, aux, retrained, judge, training, device)
 
 
-def run_experiment(cfg: Config = CONFIG, method: str = "evidence", device=None, progress: bool = True) -> Experiment:
-    """Train or load every network for `cfg`, unlearn `cfg.forget_digits`, and evaluate all three models."""
+def run_experiment(cfg: Config | None = None, method: str = "evidence", device=None,
+                   progress: bool = True) -> Experiment:
+    """Train or load every network for `cfg` (None = CONFIG), unlearn `cfg.forget_digits`, and evaluate all three."""
     p = prepare(cfg, device, progress)
+    cfg = p.cfg
     unlearned, history = p.unlearn(method, progress)
     everything = p.everything
     report = UnlearningReport.from_models(p.original, unlearned, p.retrained, p.judge, everything.train,
@@ -103,8 +109,8 @@ def run_experiment(cfg: Config = CONFIG, method: str = "evidence", device=None, 
 def write_outputs(exp: Experiment, out: Path) -> None:
     """Checkpoints, metrics.json (with the unlearning history) and the figures into the folder `out`.
 
-    `mae-unlearn` passes the work folder of a claimed `files.RunFolder`, which then replaces
-    the real output folder whole: a crash never leaves half of one run beside half of another.
+    `mae-unlearn` passes the private work folder of a claimed `files.RunFolder`, whose `commit` then
+    moves each file into the output folder: a crash never leaves half of one run beside half of another.
     """
     out.mkdir(parents=True, exist_ok=True)
     info = {"forget_digits": list(exp.report.forget_digits), "source": exp.test_loader.dataset.source}

@@ -25,16 +25,14 @@ import io
 import json
 import math
 import os
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
 import torch
 from torch import nn
 
-from .config import CONFIG
-from .files import explain, probe_folder, write_atomic
+from .config import Config
+from .files import write_atomic
 
 CHECKPOINT_FORMAT = "mae_helpers.checkpoint/1"
 Q_LAYER_NAMES = ("encoded", "bottleneck", "decoder_input")
@@ -55,11 +53,11 @@ class MAE(nn.Module):
 
     def __init__(
         self,
-        channels: tuple[int, int, int] = CONFIG.channels,
-        hidden: int = CONFIG.hidden,
-        code_dim: int = CONFIG.code_dim,
+        channels: tuple[int, int, int] = Config.channels,
+        hidden: int = Config.hidden,
+        code_dim: int = Config.code_dim,
         num_classes: int = 10,
-        decoder_norm: bool = CONFIG.decoder_norm,
+        decoder_norm: bool = Config.decoder_norm,
     ):
         super().__init__()
         c1, c2, c3 = (int(c) for c in channels)
@@ -143,6 +141,16 @@ def _non_finite(state_dict: dict) -> list[str]:
     return [k for k, v in state_dict.items() if v.is_floating_point() and not torch.isfinite(v).all()]
 
 
+def _odd_tensors(state_dict: dict) -> list[str]:
+    """Names of tensors no checkpoint of ours holds: sparse or other layouts, integers, views past their storage.
+
+    A view with stride 0 can claim any shape over one stored number: hashing it would allocate that shape.
+    """
+    return [k for k, v in state_dict.items()
+            if v.layout != torch.strided or not v.is_floating_point() or not v.is_contiguous()
+            or (v.storage_offset() + v.numel()) * v.element_size() > v.untyped_storage().nbytes()]
+
+
 def save_model(model: MAE, path: str | os.PathLike, **metadata) -> Path:
     """Save weights, constructor arguments and JSON-able `metadata` atomically to `path`.
 
@@ -186,6 +194,9 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     state = payload.get("state_dict")
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{path} has no weights (its 'state_dict' is missing or not a dict of tensors)")
+    odd = _odd_tensors(state)
+    if odd:
+        raise ValueError(f"{path} holds tensors no saved network has (sparse, integer or strided views: {odd[:3]})")
     if not isinstance(payload.get("config"), dict) or not isinstance(payload.get("metadata", {}), dict):
         raise ValueError(f"{path} has no architecture record (its 'config' or 'metadata' is missing or not a dict)")
     if "sha256" in payload and payload["sha256"] != weights_digest(state):  # files saved before the hash lack it
@@ -196,17 +207,33 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     return payload
 
 
+def rebuild(cls: type[nn.Module], payload: dict) -> nn.Module:
+    """`cls(**config)` of a checked checkpoint, with its weights; the shapes are compared on the meta device first.
+
+    So a small crafted file that promises a huge architecture is refused before anything is allocated.
+    """
+    with torch.device("meta"):
+        skeleton = cls(**payload["config"])
+    wanted = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    held = {k: tuple(v.shape) for k, v in payload["state_dict"].items()}
+    if wanted != held:
+        name = sorted(set(wanted) ^ set(held) or {k for k in wanted if wanted[k] != held[k]})[0]
+        raise ValueError(f"its weights do not fit its architecture ({name}: {held.get(name, 'missing')} in the "
+                         f"file, {wanted.get(name, 'none')} expected)")
+    model = cls(**payload["config"])
+    model.load_state_dict(payload["state_dict"])
+    return model
+
+
 def load_model(path: str | os.PathLike, device: str | torch.device | None = "cpu") -> MAE:
     """Rebuild the `MAE` saved at `path`; its metadata is on `model.metadata`.
 
     A file that is not an MAE checkpoint (a judge's, a damaged one, one with unknown
-    architecture settings) raises a ValueError naming it.
+    architecture settings or weights of other shapes) raises a ValueError naming it.
     """
     payload = read_checkpoint(path)
-    config = dict(payload["config"])
     try:
-        model = MAE(channels=tuple(config.pop("channels")), **config)
-        model.load_state_dict(payload["state_dict"])
+        model = rebuild(MAE, payload)
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         key = payload.get("metadata", {}).get("key")
         role = key.get("name") if isinstance(key, dict) else None
@@ -215,48 +242,3 @@ def load_model(path: str | os.PathLike, device: str | torch.device | None = "cpu
                          f"build an MAE ({type(err).__name__}: {err})") from err
     model.metadata = payload.get("metadata", {})
     return model.to(device).eval()
-
-
-# ----------------------------------------------------------------------------- the model cache
-
-_UNWRITABLE: set[Path] = set()  # cache folders a write failed in: warned about once, then skipped
-
-
-def _cache_failed(folder: Path, err: OSError) -> None:
-    """Say once that `folder` cannot hold the cache; later saves there are skipped."""
-    if folder not in _UNWRITABLE:
-        _UNWRITABLE.add(folder)
-        print(f"warning: cannot write the model cache ({explain(err, folder)}); going on without caching "
-              "(set MAE_CACHE_DIR to a writable folder to keep trained networks)", file=sys.stderr)
-
-
-def probe_cache(folder: Path) -> bool:
-    """Probe-write the cache folder before any training: False (with one warning) when it cannot take files."""
-    try:
-        probe_folder(folder)
-        return True
-    except OSError as err:
-        _cache_failed(folder, err)
-        return False
-
-
-def save_cached(model: nn.Module, path: Path, **metadata) -> None:
-    """`save_model` into the cache; a failing write (read-only, full) warns once and the run goes on uncached."""
-    if path.parent in _UNWRITABLE:
-        return
-    try:
-        save_model(model, path, **metadata)
-    except OSError as err:
-        _cache_failed(path.parent, err)
-
-
-def load_cached(path: Path, load: Callable[[Path], nn.Module]) -> nn.Module | None:
-    """`load(path)` for a cache entry, or None when there is none or it is damaged (said in one line)."""
-    try:
-        if not path.is_file():  # itself an OSError when the folder may not be looked into
-            return None
-        return load(path)
-    except (OSError, ValueError) as err:
-        reason = explain(err) if isinstance(err, OSError) else str(err)
-        print(f"cached {path.name} is unusable ({reason}); training it again", file=sys.stderr)
-        return None

@@ -23,9 +23,10 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from .config import CONFIG, Config, cached_path, not_cached, resolve_device
-from .data import check_digits, loaders_for
-from .model import MAE, load_cached, load_model, save_cached, save_model
+from . import cache
+from .config import FROM_CONFIG, PRECISIONS, Config, check_digits, get_config, resolve_device, setting
+from .data import loaders_for
+from .model import MAE, save_model
 
 SCHEDULES = ("onecycle", "constant")
 
@@ -52,7 +53,6 @@ class History:
         return asdict(self)
 
 
-PRECISIONS = ("fp32", "bf16")
 BF16_MIN_CAPABILITY = (8, 0)  # Ampere and newer: native bf16 tensor cores. Colab's free T4 is 7.5.
 
 
@@ -81,17 +81,29 @@ def reconstruction_mse(model: nn.Module, loader: DataLoader, device: torch.devic
     """Mean squared reconstruction error per pixel over a whole loader, always in float32.
 
     The one MSE measure of the package: training history, reports and widgets all use it.
+    The sum stays in float32 on the device (Apple's MPS has no float64) and is read once at the end.
     """
     device = resolve_device(device)
     was_training = model.training
     model.eval()
-    total, count = torch.zeros((), device=device, dtype=torch.float64), 0
+    total, count = torch.zeros((), device=device, dtype=torch.float32), 0
     for images, _ in loader:
         images = images.to(device)
-        total += F.mse_loss(model(images).float(), images.float(), reduction="sum").double()
+        total += F.mse_loss(model(images).float(), images.float(), reduction="sum")
         count += images.numel()
     model.train(was_training)
     return total.item() / max(count, 1)
+
+
+def one_cycle(optimizer: torch.optim.Optimizer, lr: float, steps: int):
+    """A one-cycle schedule (warm up to `lr`, then anneal) over `steps`, or None for a run too short to have one.
+
+    torch's OneCycleLR divides by zero at exactly 5 steps; a run shorter than 10 steps keeps a
+    constant rate instead. Training and the judge both take their schedule from here.
+    """
+    if steps < 10:
+        return None
+    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.2)
 
 
 def _write_log(log: Path, row: dict) -> None:
@@ -121,8 +133,8 @@ def train_and_validate(
     model: nn.Module,
     train_loader: DataLoader,
     val_loader: DataLoader,
-    epochs: int = CONFIG.epochs,
-    lr: float = CONFIG.lr,
+    epochs: int = FROM_CONFIG,
+    lr: float = Config.lr,
     device: str | torch.device | None = None,
     checkpoint: str | Path | None = None,
     log: str | Path | None = None,
@@ -136,8 +148,9 @@ def train_and_validate(
     `schedule`: "onecycle" (warm up to `lr`, then anneal: the fast default) or "constant"
     (the original). `checkpoint`: save the best weights there (with `metadata`) each time
     validation improves. `log`: append a row per epoch (.csv, else JSON lines).
-    `precision`: "fp32" (default) or "bf16" (see `autocast_for`).
+    `precision`: "fp32" (default) or "bf16" (see `autocast_for`). `epochs` defaults to `CONFIG.epochs`.
     """
+    epochs = setting(epochs, "epochs")
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1; got {epochs}")
     if not lr > 0:
@@ -152,13 +165,7 @@ def train_and_validate(
     params = model.autoencoder_parameters() if hasattr(model, "autoencoder_parameters") else model.parameters()
     optimizer = torch.optim.Adam(params, lr=lr)
     steps = epochs * len(train_loader)
-    # A one-cycle schedule needs a few steps to warm up and anneal (torch divides by zero at 5
-    # steps); a run shorter than 10 steps keeps the learning rate constant instead.
-    scheduler = (
-        torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.2)
-        if schedule == "onecycle" and steps >= 10
-        else None
-    )
+    scheduler = one_cycle(optimizer, lr, steps) if schedule == "onecycle" else None
     history = History()
     best_state = copy.deepcopy(model.state_dict())
     bar = tqdm(total=steps, desc="train", unit="batch", disable=not progress, dynamic_ncols=True)
@@ -209,33 +216,35 @@ def train_and_validate(
 def train_cached(
     name: str,
     digits=None,
-    cfg: Config = CONFIG,
+    cfg: Config | None = None,
     device: str | torch.device | None = None,
     progress: bool = True,
     train: bool = True,
 ) -> tuple[MAE, dict]:
-    """Train an MAE on `digits` with `cfg`, or load the one cached for exactly that config.
+    """Train an MAE on `digits` with `cfg` (None = `CONFIG`), or load the one cached for exactly that config.
 
-    The cache key is the name, the digits, every field of `cfg`, the data source actually
-    used and a hash of its training images and labels, so a changed setting retrains and an
-    unchanged one loads in a blink.
+    The cache key (cache.mae_key) is the name, the digits, every training field of `cfg`, the
+    data source actually used, a hash of its training images and labels, and the cache format,
+    so a changed setting retrains and an unchanged one loads in a blink. An entry that does not
+    fit (cache.load_mae) is retrained, with one notice.
     Returns the model (on `device`, in eval mode) and its checkpoint metadata, whose
     "history" entry holds the training curves. `train=False` raises `NotCached` instead of training.
     """
+    cfg = get_config() if cfg is None else cfg
     digits = check_digits(range(10) if digits is None else digits)
     torch.manual_seed(cfg.seed)
     loaders = loaders_for(cfg, digits, device)
-    key = {"name": name, "digits": list(digits), **loaders.train.dataset.provenance(), **cfg.training_dict()}
-    path = cached_path(name, key)
-    model = load_cached(path, lambda p: load_model(p, device=resolve_device(device)))
+    key = cache.mae_key(name, digits, cfg, loaders.train.dataset)
+    path = cache.cached_path(name, key)
+    model = cache.load_cached(path, key, lambda p: cache.load_mae(p, cfg, resolve_device(device)), train)
     if model is not None:
         return model, model.metadata
     if not train:
-        raise not_cached(name, f"digits {' '.join(map(str, digits))}, data {key['data']}")
+        raise cache.not_cached(name, f"digits {' '.join(map(str, digits))}, data {key['data']}")
     model = MAE(channels=cfg.channels, hidden=cfg.hidden, code_dim=cfg.code_dim, decoder_norm=cfg.decoder_norm)
     history = train_and_validate(model, loaders.train, loaders.val, epochs=cfg.epochs, lr=cfg.lr, device=device,
                                  progress=progress, precision=cfg.precision)
     metadata = {"key": key, "history": history.to_dict()}
-    save_cached(model, path, **metadata)
+    cache.save_cached(model, path, **metadata)
     model.metadata = metadata
     return model.eval(), metadata

@@ -60,7 +60,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .config import CONFIG, Config, as_number, resolve_device
+from .config import Config, as_number, get_config, resolve_device
 from .data import loaders_for, split_digits
 from .model import MAE
 from .train import autocast_for, train_cached
@@ -416,7 +416,7 @@ def check_aux(model: MAE, aux: MAE) -> None:
         )
 
 
-def unlearn(model: MAE, aux: MAE, cfg: Config = CONFIG, method: str | Callable = "evidence", device=None,
+def unlearn(model: MAE, aux: MAE, cfg: Config | None = None, method: str | Callable = "evidence", device=None,
             progress: bool = True) -> tuple[MAE, UnlearnHistory]:
     """Return an unlearned copy of `model` (the original is untouched) and what the loop measured.
 
@@ -424,6 +424,7 @@ def unlearn(model: MAE, aux: MAE, cfg: Config = CONFIG, method: str | Callable =
     stopping rule (module docstring). `method` is a name in `LOSSES` or your own
     `loss(s, x_forget, x_retain, cfg) -> tensor` (see `loss_evidence`), run by the same loop.
     """
+    cfg = get_config() if cfg is None else cfg
     loss_fn = method if callable(method) else LOSSES.get(method)
     if loss_fn is None:
         raise ValueError(f"method must be one of {METHODS} or a loss function f(s, x_f, x_r, cfg); got {method!r}")
@@ -450,13 +451,13 @@ def unlearn(model: MAE, aux: MAE, cfg: Config = CONFIG, method: str | Callable =
 # ----------------------------------------------------------------------------- the other two networks
 
 
-def train_auxiliary(forget_digits, cfg: Config = CONFIG, device=None, progress: bool = True) -> tuple[MAE, dict]:
+def train_auxiliary(forget_digits, cfg: Config | None = None, device=None, progress: bool = True) -> tuple[MAE, dict]:
     """An MAE trained only on the forget digits (cached like every trained model)."""
     forget, _ = split_digits(forget_digits)
     return train_cached("auxiliary", forget, cfg, device=device, progress=progress)
 
 
-def retrain(forget_digits, cfg: Config = CONFIG, device=None, progress: bool = True) -> tuple[MAE, dict]:
+def retrain(forget_digits, cfg: Config | None = None, device=None, progress: bool = True) -> tuple[MAE, dict]:
     """The gold standard: a fresh MAE trained only on the retained digits, with the original's budget."""
     _, retain = split_digits(forget_digits)
     return train_cached("retrained", retain, cfg, device=device, progress=progress)

@@ -90,12 +90,20 @@ def compare_reconstructions(
     title: str | None = None,
     top_row: str = "digit",
 ):
-    """The test digits (top row) and each named model's reconstructions below, one column per digit."""
-    device = resolve_device(device)
+    """The test digits (top row) and each named model's reconstructions below, one column per digit.
+
+    Each model runs where its weights are, in eval mode for the picture, and is left as it was
+    (`device` only places a model without weights).
+    """
     images, labels = one_per_digit(loader, n_images)
     rows = {top_row: images}
     for name, model in models.items():
-        rows[name] = model.to(device).eval()(images.to(device))
+        weights = next(model.parameters(), None)
+        was_training = model.training
+        try:
+            rows[name] = model.eval()(images.to(resolve_device(device) if weights is None else weights.device))
+        finally:
+            model.train(was_training)
     fig = image_grid(rows, labels, title=title)
     save_figure(fig, path)
     return fig

@@ -7,6 +7,7 @@ without a browser. Only ipywidgets features from 7.x are used: Colab still ships
 
 from __future__ import annotations
 
+import html
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ import ipywidgets as W
 import torch
 from IPython.display import Image
 
-from .config import CONFIG, Config
+from .config import FORGET_DIGITS_ORIGINAL, Config, get_config
 from .data import loaders_for, split_digits
 from .train import reconstruction_mse
 from .unlearn import UnlearnHistory, train_auxiliary, unlearn
@@ -42,7 +43,7 @@ class PanelResult:
                 + (f"\n  {self.history.steps} steps; {self.history.stopped}" if self.history else ""))
 
 
-def digit_toggles(selected=CONFIG.forget_digits) -> list[W.ToggleButton]:
+def digit_toggles(selected=FORGET_DIGITS_ORIGINAL) -> list[W.ToggleButton]:
     """Ten toggle buttons, one per digit; `selected` start pressed."""
     return [W.ToggleButton(value=d in selected, description=str(d), tooltip=f"forget digit {d}",
                            layout=W.Layout(width="42px")) for d in range(10)]
@@ -51,8 +52,9 @@ def digit_toggles(selected=CONFIG.forget_digits) -> list[W.ToggleButton]:
 class UnlearningPanel:
     """Toggle buttons for the forget digits, a strength slider and a button that unlearns and redraws."""
 
-    def __init__(self, original: torch.nn.Module, cfg: Config = CONFIG, device=None,
+    def __init__(self, original: torch.nn.Module, cfg: Config | None = None, device=None,
                  method: str | Callable = "evidence"):
+        cfg = get_config() if cfg is None else cfg
         self.original, self.cfg, self.device, self.method = original, cfg, device, method
         self.toggles = digit_toggles(cfg.forget_digits)
         self.strength = W.FloatSlider(value=cfg.strength, min=0.0, max=4.0, step=0.25, description="strength",
@@ -95,8 +97,9 @@ class UnlearningPanel:
         self.button.disabled, self.status.value = True, "<i>unlearning…</i>"
         try:
             result = self.run()
-        except ValueError as err:
-            self.status.value = f"<b style='color:#b00'>{err}</b>"
+        except Exception as err:  # any error, not only a bad selection: a callback's traceback would go unseen
+            text = str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"
+            self.status.value = f"<b style='color:#b00'>{html.escape(text)}</b>"
             return
         finally:
             self.button.disabled = False
