@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from .config import CONFIG, Config, cached_path, not_cached, resolve_device
-from .data import check_digits, loaders_for
+from .data import check_digits, loaders_for, make_loader
 from .model import MAE, load_cached, load_model, save_cached, save_model
 
 SCHEDULES = ("onecycle", "constant")
@@ -74,6 +74,17 @@ def autocast_for(device: torch.device, precision: str = "fp32"):
         warnings.warn(f"precision='bf16' needs a GPU of compute capability >= 8.0 (this one: "
                       f"{capability[0]}.{capability[1]}); training in float32 instead", stacklevel=2)
     return nullcontext()
+
+
+def short_run_schedule(optimizer: torch.optim.Optimizer, lr: float, steps: int):
+    """One-cycle (warm up to `lr`, then anneal) over `steps`; None (a constant rate) below 10 steps.
+
+    A one-cycle schedule needs a few steps to warm up and anneal: torch's OneCycleLR divides by
+    zero at exactly 5 steps. Training, the judge and the witness all use this one guard.
+    """
+    if steps < 10:
+        return None
+    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.2)
 
 
 @torch.no_grad()
@@ -152,13 +163,7 @@ def train_and_validate(
     params = model.autoencoder_parameters() if hasattr(model, "autoencoder_parameters") else model.parameters()
     optimizer = torch.optim.Adam(params, lr=lr)
     steps = epochs * len(train_loader)
-    # A one-cycle schedule needs a few steps to warm up and anneal (torch divides by zero at 5
-    # steps); a run shorter than 10 steps keeps the learning rate constant instead.
-    scheduler = (
-        torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.2)
-        if schedule == "onecycle" and steps >= 10
-        else None
-    )
+    scheduler = short_run_schedule(optimizer, lr, steps) if schedule == "onecycle" else None
     history = History()
     best_state = copy.deepcopy(model.state_dict())
     bar = tqdm(total=steps, desc="train", unit="batch", disable=not progress, dynamic_ncols=True)
@@ -213,6 +218,8 @@ def train_cached(
     device: str | torch.device | None = None,
     progress: bool = True,
     train: bool = True,
+    run_seed: int = 0,
+    same_steps: bool = False,
 ) -> tuple[MAE, dict]:
     """Train an MAE on `digits` with `cfg`, or load the one cached for exactly that config.
 
@@ -221,11 +228,22 @@ def train_cached(
     unchanged one loads in a blink.
     Returns the model (on `device`, in eval mode) and its checkpoint metadata, whose
     "history" entry holds the training curves. `train=False` raises `NotCached` instead of training.
+    `run_seed`: added to `cfg.seed` for the initial weights and the batch order (the data split
+    stays `cfg.seed`'s). `same_steps`: as many optimizer steps as training on all ten digits takes,
+    not as many epochs (a retrained model must not get fewer steps than the original).
     """
     digits = check_digits(range(10) if digits is None else digits)
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed + run_seed)
     loaders = loaders_for(cfg, digits, device)
+    train_loader, epochs = loaders.train, cfg.epochs
+    if run_seed:
+        train_loader = make_loader(train_loader.dataset, cfg.batch_size, shuffle=True, seed=cfg.seed + run_seed)
+    if same_steps:
+        all_steps = cfg.epochs * len(loaders_for(cfg, None, device).train)
+        epochs = max(1, round(all_steps / len(train_loader)))
     key = {"name": name, "digits": list(digits), **loaders.train.dataset.provenance(), **cfg.training_dict()}
+    if run_seed or same_steps:  # absent otherwise: the keys of earlier caches stay valid
+        key.update(run_seed=run_seed, epochs=epochs)
     path = cached_path(name, key)
     model = load_cached(path, lambda p: load_model(p, device=resolve_device(device)))
     if model is not None:
@@ -233,7 +251,7 @@ def train_cached(
     if not train:
         raise not_cached(name, f"digits {' '.join(map(str, digits))}, data {key['data']}")
     model = MAE(channels=cfg.channels, hidden=cfg.hidden, code_dim=cfg.code_dim, decoder_norm=cfg.decoder_norm)
-    history = train_and_validate(model, loaders.train, loaders.val, epochs=cfg.epochs, lr=cfg.lr, device=device,
+    history = train_and_validate(model, train_loader, loaders.val, epochs=epochs, lr=cfg.lr, device=device,
                                  progress=progress, precision=cfg.precision)
     metadata = {"key": key, "history": history.to_dict()}
     save_cached(model, path, **metadata)
