@@ -59,6 +59,12 @@ def judge_key(cfg, loaders, settings: dict) -> dict:
             "judge": settings}
 
 
+def witness_key(cfg, loaders, settings: dict) -> dict:
+    """The unlearning witness's key: the training data it learns from (it never sees the test split)."""
+    return {"name": "witness", "format": CACHE_FORMAT, **loaders.train.dataset.provenance(),
+            **{k: getattr(cfg, k) for k in JUDGE_KEY_FIELDS if k not in ("batch_size", "epochs")}, "witness": settings}
+
+
 class NotCached(LookupError):
     """A network asked for with train=False (`mae-unlearn --check-cache`) is not in the model cache."""
 

@@ -36,6 +36,8 @@ from .train import one_cycle
 
 JUDGE_CHANNELS = (32, 64)
 JUDGE_LR = 2e-3  # Adam with a one-cycle schedule, as the MAE: 98% on the offline test digits in 10 epochs
+WITNESS_CHANNELS = (16, 32)
+WITNESS_SEED_OFFSET = 7919  # the witness's own seed: cfg.seed + this (its mistakes must not be the judge's)
 PROBE_EPOCHS = 300  # full-batch Adam steps; the probe has only 11 x 10 weights, so this takes well under a second
 UNIFORM_ENTROPY = math.log(10)  # nats: the judge's entropy when it has no idea (a uniform guess over ten digits)
 METRIC_KEYS = ("mse_forget", "mse_retain", "judge_acc_forget", "judge_acc_retain", "judge_p_forgotten",
@@ -175,6 +177,99 @@ def train_judge(cfg: Config | None = None, device=None, progress: bool = True, t
     # save_model only needs `.config` and a state dict, so the judge gets the same atomic, hashed cache write.
     cache.save_cached(judge, path, key=key, test_accuracy=judge.test_accuracy, seconds=time.perf_counter() - start)
     return judge.eval()
+
+
+# ----------------------------------------------------------------------------- the witness's eyes
+
+
+class WitnessNet(nn.Module):
+    """A LeNet-style CNN digit classifier (5x5 convolutions): the unlearning loop's witness, not the judge.
+
+    Another architecture than the judge's, another seed, trained for a fixed number of steps
+    with small random shifts: it reads the *shape* of a drawing, as a judge does, but its
+    mistakes are its own, so the judge stays an independent referee of what the loop returns.
+    """
+
+    def __init__(self, channels: tuple[int, int] = WITNESS_CHANNELS):
+        super().__init__()
+        c1, c2 = (int(c) for c in channels)
+        self.config = dict(channels=[c1, c2])
+        self.test_accuracy: float | None = None  # on the real validation digits (it never sees test digits)
+        self.net = nn.Sequential(
+            nn.Conv2d(1, c1, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),  # 28 -> 14
+            nn.Conv2d(c1, c2, 5), nn.ReLU(), nn.MaxPool2d(2),  # 14 -> 10 -> 5
+            nn.Flatten(), nn.Linear(c2 * 25, 64), nn.ReLU(), nn.Linear(64, 10),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (N, 10) for a batch of (N, 1, 28, 28) images."""
+        return self.net(x)
+
+
+def random_shift(x: torch.Tensor, generator: torch.Generator, most: int = 2) -> torch.Tensor:
+    """The batch moved by up to `most` pixels in each direction (one shift for the whole batch)."""
+    dy, dx = (torch.randint(-most, most + 1, (2,), generator=generator)).tolist()
+    return torch.roll(x, shifts=(dy, dx), dims=(2, 3))
+
+
+def fit_witness(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, steps: int, seed: int,
+                batch_size: int = 128, lr: float = JUDGE_LR) -> nn.Module:
+    """Train `net` for a fixed number of random, shifted batches: the same cost at every data scale."""
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+    scheduler = one_cycle(optimizer, lr, steps)
+    net.train()
+    for _ in range(steps):
+        pick = torch.randint(len(labels), (batch_size,), generator=generator).to(labels.device)
+        loss = F.cross_entropy(net(random_shift(images[pick], generator)), labels[pick])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+    return net.eval()
+
+
+def _load_witness(path: Path) -> WitnessNet:
+    """The witness cached at `path`; a ValueError naming the file when it holds anything else."""
+    payload = read_checkpoint(path)
+    try:
+        net = rebuild(WitnessNet, payload)
+        net.metadata = payload["metadata"]
+        net.test_accuracy = float(payload["metadata"]["val_accuracy"])
+        if not 0 <= net.test_accuracy <= 1 or net.config != {"channels": list(WITNESS_CHANNELS)}:
+            raise ValueError(f"its accuracy {net.test_accuracy} or architecture {net.config} is not a witness's")
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise ValueError(f"{path} does not hold a witness ({type(err).__name__}: {err})") from err
+    return net
+
+
+def train_witness(cfg: Config | None = None, device=None, progress: bool = True, train: bool = True) -> WitnessNet:
+    """The unlearning loop's witness for `cfg`'s data (None = CONFIG): trained on the training split once, then cached.
+
+    It depends on the data only, not on the digits to forget, so every forget set shares it
+    (like the judge). `.test_accuracy` holds its accuracy on the real validation digits: it
+    never sees a test digit. `train=False` raises `NotCached` instead of training.
+    """
+    cfg = get_config() if cfg is None else cfg
+    loaders = loaders_for(cfg, None, device)
+    key = cache.witness_key(cfg, loaders, {"channels": list(WITNESS_CHANNELS), "lr": JUDGE_LR,
+                                           "seed_offset": WITNESS_SEED_OFFSET, "steps": cfg.witness_steps})
+    path = cache.cached_path("witness", key)
+    device = resolve_device(device)
+    net = cache.load_cached(path, key, _load_witness, train)
+    if net is not None:
+        return net.to(device).eval()
+    if not train:
+        raise cache.not_cached("witness", f"data {key['data']}")
+    torch.manual_seed(cfg.seed + WITNESS_SEED_OFFSET)
+    start = time.perf_counter()
+    train_set = loaders.train.dataset
+    net = fit_witness(WitnessNet().to(device), train_set.images, train_set.targets, cfg.witness_steps,
+                      cfg.seed + WITNESS_SEED_OFFSET)
+    net.test_accuracy = classifier_accuracy(net, loaders.val, device)
+    cache.save_cached(net, path, key=key, val_accuracy=net.test_accuracy, seconds=time.perf_counter() - start)
+    return net.eval()
 
 
 def judge_scores(judge: nn.Module, model: nn.Module | None, loader: DataLoader, forget_digits, device=None) -> dict:

@@ -18,11 +18,11 @@ import torch
 
 from .config import Config, get_config
 from .data import loaders_for, split_digits
-from .evaluate import UnlearningReport, train_judge
+from .evaluate import UnlearningReport, train_judge, train_witness
 from .files import write_atomic
 from .model import MAE, save_model
 from .train import train_cached
-from .unlearn import UnlearnHistory, unlearn
+from .unlearn import UnlearnHistory, retrain, unlearn
 from .viz import compare_reconstructions, plot_curves, plot_per_digit_mse
 
 OUTPUT_FILES = ("original.pt", "unlearned.pt", "retrained.pt", "metrics.json")
@@ -50,7 +50,9 @@ class Prepared:
     original: MAE
     aux: MAE
     retrained: MAE
+    retrained_2: MAE  # a second retrain from another seed: how far apart two honest retrains land
     judge: torch.nn.Module
+    witness: torch.nn.Module  # the unlearning loop's witness network (not the judge)
     training: dict  # name -> training history dict
     device: object = None
 
@@ -69,7 +71,7 @@ class Prepared:
             raise ValueError(f"this Prepared holds the auxiliary network of digits {list(self.cfg.forget_digits)}; "
                              "to forget other digits, prepare(cfg.replace(forget_digits=...)) first")
         return unlearn(self.original, self.aux, self.cfg.replace(**changes), method=method, device=self.device,
-                       progress=progress)
+                       progress=progress, witness_net=self.witness)
 
     def seconds(self, history: UnlearnHistory) -> dict:
         """Wall times: training the original, unlearning, retraining (training times as recorded when trained)."""
@@ -78,19 +80,23 @@ class Prepared:
 
 
 def prepare(cfg: Config | None = None, device=None, progress: bool = True, train: bool = True) -> Prepared:
-    """Train or load the original, auxiliary and retrained MAEs and the judge for `cfg.forget_digits` (None = CONFIG).
+    """Train or load every network one forget set needs (`cfg` None = CONFIG): the original, auxiliary and two
+    retrained MAEs, the judge and the witness.
 
     These are every network the notebooks and `mae-unlearn` need for `cfg`. `train=False`
     only loads them, and raises `NotCached` naming the first one missing.
     """
     cfg = get_config() if cfg is None else cfg
-    forget, retain = split_digits(cfg.forget_digits)
+    forget, _ = split_digits(cfg.forget_digits)
     original, meta = train_cached("main", None, cfg, device=device, progress=progress, train=train)
     aux, aux_meta = train_cached("auxiliary", forget, cfg, device=device, progress=progress, train=train)
-    retrained, re_meta = train_cached("retrained", retain, cfg, device=device, progress=progress, train=train)
+    retrained, re_meta = retrain(forget, cfg, device=device, progress=progress, train=train)
+    retrained_2, re2_meta = retrain(forget, cfg, device=device, progress=progress, train=train, replica=1)
     judge = train_judge(cfg, device=device, progress=progress, train=train)
-    training = {"original": meta["history"], "auxiliary": aux_meta["history"], "retrained": re_meta["history"]}
-    return Prepared(cfg, original, aux, retrained, judge, training, device)
+    witness = train_witness(cfg, device=device, progress=progress, train=train)
+    training = {"original": meta["history"], "auxiliary": aux_meta["history"], "retrained": re_meta["history"],
+                "retrained_2": re2_meta["history"]}
+    return Prepared(cfg, original, aux, retrained, retrained_2, judge, witness, training, device)
 
 
 def run_experiment(cfg: Config | None = None, method: str = "evidence", device=None,

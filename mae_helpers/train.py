@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from . import cache
 from .config import FROM_CONFIG, PRECISIONS, Config, check_digits, get_config, resolve_device, setting
-from .data import loaders_for
+from .data import loaders_for, make_loader
 from .model import MAE, save_model
 
 SCHEDULES = ("onecycle", "constant")
@@ -99,7 +99,7 @@ def one_cycle(optimizer: torch.optim.Optimizer, lr: float, steps: int):
     """A one-cycle schedule (warm up to `lr`, then anneal) over `steps`, or None for a run too short to have one.
 
     torch's OneCycleLR divides by zero at exactly 5 steps; a run shorter than 10 steps keeps a
-    constant rate instead. Training and the judge both take their schedule from here.
+    constant rate instead. Training, the judge and the witness take their schedule from here.
     """
     if steps < 10:
         return None
@@ -220,6 +220,8 @@ def train_cached(
     device: str | torch.device | None = None,
     progress: bool = True,
     train: bool = True,
+    run_seed: int = 0,
+    same_steps: bool = False,
 ) -> tuple[MAE, dict]:
     """Train an MAE on `digits` with `cfg` (None = `CONFIG`), or load the one cached for exactly that config.
 
@@ -229,12 +231,23 @@ def train_cached(
     fit (cache.load_mae) is retrained, with one notice.
     Returns the model (on `device`, in eval mode) and its checkpoint metadata, whose
     "history" entry holds the training curves. `train=False` raises `NotCached` instead of training.
+    `run_seed`: added to `cfg.seed` for the initial weights and the batch order (the data split
+    stays `cfg.seed`'s). `same_steps`: as many optimizer steps as training on all ten digits takes,
+    not as many epochs (a retrained model must not get fewer steps than the original).
     """
     cfg = get_config() if cfg is None else cfg
     digits = check_digits(range(10) if digits is None else digits)
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed + run_seed)
     loaders = loaders_for(cfg, digits, device)
+    train_loader, epochs = loaders.train, cfg.epochs
+    if run_seed:
+        train_loader = make_loader(train_loader.dataset, cfg.batch_size, shuffle=True, seed=cfg.seed + run_seed)
+    if same_steps:
+        all_steps = cfg.epochs * len(loaders_for(cfg, None, device).train)
+        epochs = max(1, round(all_steps / len(train_loader)))
     key = cache.mae_key(name, digits, cfg, loaders.train.dataset)
+    if run_seed or same_steps:
+        key.update(run_seed=run_seed, epochs=epochs)
     path = cache.cached_path(name, key)
     model = cache.load_cached(path, key, lambda p: cache.load_mae(p, cfg, resolve_device(device)), train)
     if model is not None:
@@ -242,7 +255,7 @@ def train_cached(
     if not train:
         raise cache.not_cached(name, f"digits {' '.join(map(str, digits))}, data {key['data']}")
     model = MAE(channels=cfg.channels, hidden=cfg.hidden, code_dim=cfg.code_dim, decoder_norm=cfg.decoder_norm)
-    history = train_and_validate(model, loaders.train, loaders.val, epochs=cfg.epochs, lr=cfg.lr, device=device,
+    history = train_and_validate(model, train_loader, loaders.val, epochs=epochs, lr=cfg.lr, device=device,
                                  progress=progress, precision=cfg.precision)
     metadata = {"key": key, "history": history.to_dict()}
     cache.save_cached(model, path, **metadata)

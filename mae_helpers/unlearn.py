@@ -8,48 +8,56 @@ batch of retained digits:
   unlearn  the autoencoder takes one Adam step on `loss(s, x_forget, x_retain, cfg)` with
            those heads frozen: keep the retained digits, hide the evidence of the others.
 
-Three losses (`LOSSES`), each a function you can read or replace:
+The losses (`LOSSES`) are functions you can read or replace; the same loop runs them all:
 
 * "evidence" (default): keep = MSE(out_r, x_r) + distill * MSE(out_r, original_out_r),
   plus w * (-log P(some retained digit) under each frozen Q-layer, averaged, + the bounded
   push exp(-d / tau) away from the auxiliary network's drawing of the forget digit).
 * "repel": the same without the Q-layers (keep + bounded push): the pixel-only ablation.
+* "finetune": only MSE(out_r, x_r) on the retained digits, the baseline of the NeurIPS 2023
+  Machine Unlearning Challenge's starting kit: forget by letting the forget digits fade.
+* "neggrad": NegGrad+ (Kurmanji et al. 2023): descend on the retained digits' MSE, ascend
+  on the forget digits', each image's ascent capped so that it cannot run away.
 * "original": the research code's loss on batches of *all* digits,
   MSE(out, x) + beta / (MSE(out, aux_out) + 1e-8), beta = 0.1 x strength.
 
-When to stop matters more than the loss: on a 48k-image training set the old loop forgot
-cleanly after 294 steps and wrecked every digit after 588. So the loop controls itself,
-and nothing in it grows with the data set (`controlled_loop`):
+When to stop matters more than the loss (pushed too long, any of them wrecks every digit),
+so the loop controls itself and nothing in it grows with the data set:
 
 * a budget of `cfg.unlearn_max_steps` steps, not epochs over the forget digits;
-* a witness that takes no part in the game: the *original* model's encoder with the
-  Q-layers fitted to it before unlearning. Every `cfg.check_every` steps it looks at the
-  reconstructions of held-out (validation) forget digits and counts those it still
-  recognises. Once that is at most `cfg.forget_target / strength`, the evidence is gone
-  and the loop stops;
+* a witness that takes no part in the game: a CNN digit classifier trained on the real
+  training digits (`evaluate.train_witness`; not the judge that grades the result). Every
+  `cfg.check_every` steps it reads the reconstructions of held-out forget digits and counts
+  those it names as *any* forget digit: a 0 redrawn as a 9 is not forgotten when 9 is to be
+  forgotten too. At most `cfg.forget_target / strength` of them: stop;
 * a guard on the retained digits: their held-out MSE may rise by at most
-  `cfg.retain_tolerance x strength`. Weights outside the guard are never returned (the loop
-  returns the checked weights inside it where the witness saw the least evidence), and the
-  push adapts to it: the forgetting weight w shrinks when the retained MSE nears the
-  tolerance and grows while it is well inside, so the loop pushes as hard as the
-  retained digits allow, on any data set;
-* a cool-down: `cfg.cooldown_steps` more steps with the learning rate falling to zero,
-  so the weights settle instead of stopping mid-jitter.
+  `cfg.retain_tolerance x strength`. Weights a check finds outside it are never returned;
+* held out means no copy of the image is in the training split: the witness and the guard
+  drop validation images whose exact pixels are a training image's (duplicates, tiled or
+  augmented data sets), because a model redraws the images it memorised too well to tell
+  anything (`UnlearnHistory.dropped_copies` says how many went);
+* a controller for the push. The learning rate ramps up from zero over `cfg.ramp_steps`
+  (Adam's first steps are full-sized whatever the gradient, so a brisk start would leave the
+  guard at once). At each check inside the guard the forgetting weight w grows x1.5 while the
+  retained MSE is in the lower half of the tolerance, and shrinks x0.7 above 80% of it. A
+  check outside the guard sends the model back to the last weights inside it, with fresh
+  Adam moments, half the weight and a new ramp: it never climbs back out of the damage.
 
-Strength is the one dial: it sets how little evidence may remain *and* how much the
-retained digits may pay for it. More strength pushes harder and longer, so it forgets more
-and costs more; 0 does nothing.
+The loop returns the checked weights inside the guard where the witness saw the least
+evidence (its count jitters between checks, so the last look is not always the best);
+`UnlearnHistory.kept_step` says which check that was. Strength is the one dial: it sets how
+little evidence may remain *and* how much the retained digits may pay for it; 0 returns an
+unchanged copy, whatever the method.
 
-"original" keeps the research run's rules instead (`research_loop`): no witness, no guard,
-no cool-down; it spends the whole budget at a constant learning rate and returns the
-weights with the lowest validation loss, computed as the research code did (the 1 / MSE
-term without beta). What differs from the research run: the budget (steps, not 100
-epochs), one learning rate (`cfg.unlearn_lr`, not a sweep), our data split and seeds.
+"original" keeps the research run's rules instead (`research_loop`): no witness stop, no
+guard; the whole budget at a constant learning rate, returning the checked weights with the
+lowest validation loss computed as the research code did (the 1 / MSE term without beta).
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 import sys
 import time
@@ -58,10 +66,12 @@ from dataclasses import asdict, dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from tqdm.auto import tqdm
 
 from .config import Config, as_number, get_config, resolve_device
 from .data import loaders_for, split_digits
+from .evaluate import train_witness
 from .model import MAE
 from .train import autocast_for, train_cached
 
@@ -90,13 +100,28 @@ def keep_retained(s, out_r: torch.Tensor, x_r: torch.Tensor, cfg: Config) -> tor
     return F.mse_loss(out_r, x_r) + cfg.distill_weight * F.mse_loss(out_r, s.teacher_out(x_r))
 
 
+def read_picture(s, pictures: torch.Tensor) -> torch.Tensor:
+    """The reader's logits for `pictures`, with its weights detached: the autoencoder's step must not train it."""
+    weights = {name: value.detach() for name, value in s.reader.named_parameters()}
+    return torch.func.functional_call(s.reader, weights, (pictures,))
+
+
 def loss_evidence(s, x_f, x_r, cfg: Config) -> torch.Tensor:
-    """Keep the retained digits; leave the frozen Q-layers no evidence of a forget digit; push away (bounded)."""
+    """Keep the retained digits; leave the frozen reader no forget digit in the drawings; push away (bounded)."""
+    out = s.model(torch.cat([x_f, x_r]))
+    out_f, out_r = out[: len(x_f)], out[len(x_f):]
+    evidence = forget_evidence((read_picture(s, out_f),), s.retain_mask)
+    push = repulsion(out_f, s.aux_out(x_f), cfg.repel_tau)
+    return keep_retained(s, out_r, x_r, cfg) + s.forget_weight * (evidence + push)
+
+
+def loss_evidence_codes(s, x_f, x_r, cfg: Config) -> torch.Tensor:
+    """The evidence loss, hiding the digit from the three Q-layers on the codes as well as from the reader."""
     outs = s.model.forward_all(torch.cat([x_f, x_r]))
     n = len(x_f)
     out_f, out_r = outs.reconstruction[:n], outs.reconstruction[n:]
     codes = (outs.encoded[:n], outs.bottleneck[:n], outs.decoder_input[:n])
-    evidence = forget_evidence(frozen_heads(s.model, codes), s.retain_mask)
+    evidence = forget_evidence((*frozen_heads(s.model, codes), read_picture(s, out_f)), s.retain_mask)
     push = repulsion(out_f, s.aux_out(x_f), cfg.repel_tau)
     return keep_retained(s, out_r, x_r, cfg) + s.forget_weight * (evidence + push)
 
@@ -108,6 +133,22 @@ def loss_repel(s, x_f, x_r, cfg: Config) -> torch.Tensor:
     return keep_retained(s, out_r, x_r, cfg) + s.forget_weight * repulsion(out_f, s.aux_out(x_f), cfg.repel_tau)
 
 
+def loss_finetune(s, x_f, x_r, cfg: Config) -> torch.Tensor:
+    """Fine-tune on the retained digits only (the NeurIPS 2023 unlearning challenge's starting-kit baseline)."""
+    return F.mse_loss(s.model(x_r), x_r)
+
+
+NEGGRAD_CAP = 0.5  # per image: ascend a forget digit's MSE only up to ~5x a good reconstruction's error
+
+
+def loss_neggrad(s, x_f, x_r, cfg: Config) -> torch.Tensor:
+    """NegGrad+ (Kurmanji et al., NeurIPS 2023): descend on retained MSE, ascend on forget MSE (capped per image)."""
+    out = s.model(torch.cat([x_f, x_r]))
+    out_f, out_r = out[: len(x_f)], out[len(x_f):]
+    ascent = (out_f - x_f).pow(2).flatten(1).mean(1).clamp(max=NEGGRAD_CAP).mean()
+    return F.mse_loss(out_r, x_r) - s.forget_weight * ascent
+
+
 def loss_original(s, x_f, x_r, cfg: Config) -> torch.Tensor:
     """The research code's loss on a batch of all digits: MSE(out, x) + beta / (MSE(out, aux_out) + 1e-8)."""
     x = torch.cat([x_f, x_r])
@@ -115,22 +156,39 @@ def loss_original(s, x_f, x_r, cfg: Config) -> torch.Tensor:
     return F.mse_loss(out, x) + s.beta / (F.mse_loss(out, s.aux_out(x)) + 1e-8)
 
 
-LOSSES: dict[str, Callable] = {"evidence": loss_evidence, "repel": loss_repel, "original": loss_original}
+LOSSES: dict[str, Callable] = {"evidence": loss_evidence, "evidence_codes": loss_evidence_codes, "repel": loss_repel,
+                               "finetune": loss_finetune, "neggrad": loss_neggrad, "original": loss_original}
 METHODS = tuple(LOSSES)
+READS = ("evidence", "evidence_codes")  # methods whose loss reads the readers: only they play the learning move
 ORIGINAL_BETA = 0.1  # the research code's beta; strength scales it
 
 
 # ----------------------------------------------------------------------------- the players and the witness
 
 
+class PictureReader(nn.Module):
+    """A small CNN that names the digit in a drawing: the learning player's eyes on the picture."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(1, 8, 5, stride=2), nn.ReLU(),  # 28 -> 12
+                                 nn.Conv2d(8, 16, 5, stride=2), nn.ReLU(),  # 12 -> 4
+                                 nn.Flatten(), nn.Linear(16 * 4 * 4, 10))
+
+    def forward(self, pictures: torch.Tensor) -> torch.Tensor:
+        """Logits (N, 10) for a batch of (N, 1, 28, 28) drawings."""
+        return self.net(pictures)
+
+
 @dataclass
 class UnlearnState:
-    """What a loss function receives as `s`: the model being changed, its frozen references, the batch."""
+    """What a loss function receives as `s`: the model being changed, the reader, its frozen references, the batch."""
 
     model: MAE
+    reader: nn.Module  # the learning player on the drawings (PictureReader); the Q-layers live in `model`
     aux: MAE
     teacher: MAE
-    forget_weight: float  # cfg.forget_weight: the forgetting terms against 1 for each keep term
+    forget_weight: float  # w: the forgetting terms against 1 for each keep term (the controller moves it)
     retain_mask: torch.Tensor  # (10,) True for the retained digits
     beta: float = ORIGINAL_BETA  # only the "original" loss uses it
     labels: torch.Tensor | None = None  # digits of the current (forget + retain) batch
@@ -154,44 +212,76 @@ def codes_of(model: MAE, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, t
     return encoded, bottleneck, model.undense(bottleneck)
 
 
-def q_layer_step(model: MAE, optimizer, x: torch.Tensor, y: torch.Tensor) -> float:
-    """One step of the learning player: the Q-layers learn to read the digit from the current codes."""
-    loss = sum(F.cross_entropy(q(c), y) for q, c in zip(model.q_layers, codes_of(model, x))) / 3
+def learn_step(s: UnlearnState, optimizer, x: torch.Tensor, y: torch.Tensor) -> float:
+    """One step of the learning player: the Q-layers read the digit from the current codes, the reader from
+    the current drawings (both computed without gradient, so only the readers learn)."""
+    with torch.no_grad():
+        outs = s.model.forward_all(x)
+    codes = (outs.encoded, outs.bottleneck, outs.decoder_input)
+    loss = sum(F.cross_entropy(q(c), y) for q, c in zip(s.model.q_layers, codes)) / 3
+    loss = loss + F.cross_entropy(s.reader(outs.reconstruction), y)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
     return loss.item()
 
 
-def fit_q_layers(model: MAE, optimizer, images: torch.Tensor, labels: torch.Tensor, steps: int,
-                 batch_size: int, seed: int) -> None:
-    """Fit the Q-layers to the (frozen) codes for `steps` random batches: the adversary starts able to read them."""
+def fit_readers(s: UnlearnState, optimizer, images: torch.Tensor, labels: torch.Tensor, steps: int,
+                batch_size: int, seed: int) -> None:
+    """Before the game, `steps` learning steps on random training batches: the readers start able to read."""
     generator = torch.Generator().manual_seed(seed)
     for _ in range(steps):
         pick = torch.randint(len(labels), (batch_size,), generator=generator).to(labels.device)
-        q_layer_step(model, optimizer, images[pick], labels[pick])
+        learn_step(s, optimizer, images[pick], labels[pick])
+
+
+def image_hashes(images: torch.Tensor) -> list[bytes]:
+    """One short hash of each image's exact pixels (copies of an image share it)."""
+    flat = images.detach().cpu().float().flatten(1).numpy()
+    return [hashlib.blake2b(row.tobytes(), digest_size=8).digest() for row in flat]
+
+
+def not_copies(images: torch.Tensor, training_images: torch.Tensor) -> torch.Tensor:
+    """Mask of the `images` whose exact pixels are not those of any training image."""
+    seen = set(image_hashes(training_images))
+    return torch.tensor([h not in seen for h in image_hashes(images)], dtype=torch.bool, device=images.device)
+
+
+START_RATE = 0.1  # the push starts at this fraction of cfg.unlearn_lr and grows while the guard allows
+FORGET_WEIGHT_CAP = 64  # the controller keeps w within this multiple of cfg.forget_weight
+MIN_HELD_OUT = 16  # fewer held-out images than this per group, and a check is noise
 
 
 class Witness:
-    """The original model's eyes: its encoder and fitted Q-layers, frozen, reading reconstructions.
+    """The loop's eyes on held-out digits: how many forget digits it still names, and what the retained ones cost.
 
-    `recognised(model)`: the fraction of held-out forget digits whose reconstruction by
-    `model` the witness still names correctly. `retain_ratio(model)`: the held-out retained
-    digits' MSE relative to the original's. Both on validation images no step trains on.
+    `evidence(model)`: the share of held-out forget digits whose reconstruction by `model`
+    the witness network names as any forget digit. `retain_ratio(model)`: the held-out
+    retained digits' MSE relative to the original's. Validation images that are exact copies
+    of training images are dropped first (`dropped` counts them).
     """
 
-    def __init__(self, eyes: MAE, forget_val, retain_val, max_images: int):
-        self.eyes = eyes.eval()
-        self.x_f, self.y_f = forget_val.images[:max_images], forget_val.targets[:max_images]
-        self.x_r = retain_val.images[:max_images]
-        self.base_retain = self.retain_mse(eyes)
+    def __init__(self, net: torch.nn.Module, teacher: MAE, forget_val, retain_val, training_images: torch.Tensor,
+                 forget_digits, max_images: int):
+        self.net, self.forget = net, torch.tensor(forget_digits, device=forget_val.images.device)
+        keep_f = not_copies(forget_val.images, training_images)
+        keep_r = not_copies(retain_val.images, training_images)
+        self.dropped = int((~keep_f).sum() + (~keep_r).sum())
+        self.x_f = forget_val.images[keep_f][:max_images]
+        self.x_r = retain_val.images[keep_r][:max_images]
+        if min(len(self.x_f), len(self.x_r)) < MIN_HELD_OUT:
+            raise ValueError(
+                f"only {len(self.x_f)} forget and {len(self.x_r)} retained validation digits are not copies of "
+                f"training digits ({self.dropped} copies dropped); the loop needs at least {MIN_HELD_OUT} of each "
+                "to watch. Split the data so that copies of one image stay on one side (benchmarks/layouts.py "
+                "shows how), or raise cfg.val_fraction")
+        self.base_retain = self.retain_mse(teacher)
 
     @torch.no_grad()
-    def recognised(self, model: MAE) -> float:
-        """Fraction of held-out forget digits whose reconstruction the witness names correctly."""
-        codes = codes_of(self.eyes, model.eval()(self.x_f).float())  # the original's codes of the drawings
-        belief = torch.stack([q(c).float().softmax(1) for q, c in zip(self.eyes.q_layers, codes)]).mean(0)
-        return (belief.argmax(1) == self.y_f).float().mean().item()
+    def evidence(self, model: MAE) -> float:
+        """Share of held-out forget digits whose reconstruction the witness names as some forget digit."""
+        named = self.net(model.eval()(self.x_f).float().clamp(-1, 1)).argmax(1)
+        return torch.isin(named, self.forget).float().mean().item()
 
     @torch.no_grad()
     def retain_mse(self, model: MAE) -> float:
@@ -208,28 +298,42 @@ class Witness:
         return F.mse_loss(model.eval()(self.x_f).float(), self.x_f).item()
 
 
+# Why the loop stopped (`UnlearnHistory.stop_reason`).
+EVIDENCE_GONE, BUDGET, NON_FINITE, NO_STRENGTH, ALREADY_GONE = (
+    "evidence_gone", "budget", "non_finite", "strength_0", "already_gone")
+
+
 @dataclass
 class UnlearnHistory:
-    """What the loop measured at each check (held-out digits), why it stopped, and how long it took."""
+    """What the loop measured at each check (held-out digits), which weights it kept, why it stopped."""
 
     method: str = "evidence"
     strength: float = 1.0
-    target: float = 0.0  # stop once the witness recognises at most this fraction of forget digits
+    target: float = 0.0  # stop once the witness names at most this share of held-out forget digits
     tolerance: float = 0.0  # the guard: retained MSE at most (1 + tolerance) x the original's
     step: list[int] = field(default_factory=list)
-    recognised: list[float] = field(default_factory=list)  # witness on held-out forget reconstructions
+    recognised: list[float] = field(default_factory=list)  # witness: held-out forget digits named as a forget digit
     retain_ratio: list[float] = field(default_factory=list)  # held-out retained MSE / original's
     mse_forget: list[float] = field(default_factory=list)  # held-out forget digits' reconstruction MSE
-    steps: int = 0  # unlearning steps taken (push and cool-down)
-    stopped: str = ""  # why the push ended: evidence gone, retained guard, budget, non-finite loss
+    lr: list[float] = field(default_factory=list)  # the learning rate up to each check (the controller's speed)
+    forget_weight: list[float] = field(default_factory=list)  # w after each check (the controller's balance)
+    reverts: list[int] = field(default_factory=list)  # checks that found the weights outside the guard
+    kept_step: int = 0  # the check whose weights were returned
+    steps: int = 0  # unlearning steps taken
+    stop_reason: str = ""  # one of EVIDENCE_GONE, BUDGET, NON_FINITE, NO_STRENGTH, ALREADY_GONE
+    stopped: str = ""  # the same, in words
+    dropped_copies: int = 0  # validation images left out because a training image has the same pixels
     seconds: float = 0.0  # wall time of the whole call: fitting the Q-layers, steps, checks
 
-    def record(self, step: int, recognised: float, retain_ratio: float, mse_forget: float) -> None:
+    def record(self, step: int, recognised: float, retain_ratio: float, mse_forget: float, lr: float,
+               weight: float) -> None:
         """Append one check's measurements."""
         self.step.append(step)
         self.recognised.append(recognised)
         self.retain_ratio.append(retain_ratio)
         self.mse_forget.append(mse_forget)
+        self.lr.append(lr)
+        self.forget_weight.append(weight)
 
     def to_dict(self) -> dict:
         """Plain dict, JSON-able."""
@@ -242,19 +346,19 @@ class UnlearnHistory:
 def batches(cfg: Config, all_digits: bool, device) -> Iterator[tuple[torch.Tensor, ...]]:
     """Endless (x_forget, y_forget, x_retain, y_retain) batches from the training splits, reshuffled each pass.
 
-    `cfg.batch_size` forget digits come with `cfg.retain_batch` retained ones: the retained
+    `cfg.forget_batch` forget digits come with `cfg.retain_batch` retained ones: the retained
     digits are what the step must not disturb, and a bigger batch holds them in place.
-    `all_digits`: batches of all digits split by label, as the research code drew them.
+    `all_digits`: batches of `cfg.forget_batch` images of all digits split by label, as the research code drew them.
     """
     forget, retain = split_digits(cfg.forget_digits)
     if all_digits:
-        loader = loaders_for(cfg, None, device).train
+        loader = loaders_for(replace(cfg, batch_size=cfg.forget_batch), None, device).train
         is_forget = torch.isin(torch.arange(10), torch.tensor(forget)).to(loader.dataset.targets.device)
         while True:
             for x, y in loader:
                 m = is_forget[y]
                 yield x[m], y[m], x[~m], y[~m]
-    forget_loader = loaders_for(cfg, forget, device).train
+    forget_loader = loaders_for(replace(cfg, batch_size=cfg.forget_batch), forget, device).train
     retain_loader = loaders_for(replace(cfg, batch_size=cfg.retain_batch), retain, device).train
     retained = iter(())
     while True:
@@ -267,143 +371,139 @@ def batches(cfg: Config, all_digits: bool, device) -> Iterator[tuple[torch.Tenso
             yield x_f, y_f, x_r, y_r
 
 
-class Run:
-    """One unlearning run's moving parts: the student and its references, the two optimizers, the witness."""
+def frozen(model: MAE, device) -> MAE:
+    """A frozen copy on `device` in eval mode: the caller's network is neither moved nor switched."""
+    return copy.deepcopy(model).to(device).eval().requires_grad_(False)
 
-    def __init__(self, model: MAE, aux: MAE, loss_fn: Callable, cfg: Config, device, all_digits: bool = False):
-        forget, retain = split_digits(cfg.forget_digits)
-        self.cfg, self.loss_fn, self.device = cfg, loss_fn, device
+
+class Players:
+    """The student and its frozen references, the readers, the two optimizers and the batches: one `step()`."""
+
+    def __init__(self, model: MAE, aux: MAE, loss_fn: Callable, cfg: Config, device, learn: bool,
+                 all_digits: bool):
+        _, retain = split_digits(cfg.forget_digits)
+        self.cfg, self.loss_fn, self.device, self.learn = cfg, loss_fn, device, learn
         self.student = copy.deepcopy(model).to(device).train()
+        torch.manual_seed(cfg.seed)  # the reader's first weights
+        reader = PictureReader().to(device)
         retain_mask = torch.isin(torch.arange(10), torch.tensor(retain)).to(device)
-        self.s = UnlearnState(self.student, aux.to(device).eval(), copy.deepcopy(model).to(device).eval(),
-                              cfg.forget_weight, retain_mask, beta=ORIGINAL_BETA * cfg.strength)
-        self.q_opt = torch.optim.Adam(self.student.q_layers.parameters(), lr=cfg.q_lr)
-        self.mae_opt = torch.optim.Adam(self.student.autoencoder_parameters(), lr=cfg.unlearn_lr)
-        self.learn_q = not all_digits  # the research code had no Q-layers
-        everything = loaders_for(cfg, None, device)
-        self.val_images = everything.val.dataset.images[: 2 * cfg.witness_images]
-        # The adversary starts able to read the codes, and a frozen copy of it becomes the witness.
-        fit_q_layers(self.student, self.q_opt, everything.train.dataset.images, everything.train.dataset.targets,
-                     cfg.q_fit_steps, cfg.retain_batch, cfg.seed)
-        self.witness = Witness(copy.deepcopy(self.student), loaders_for(cfg, forget, device).val.dataset,
-                               loaders_for(cfg, retain, device).val.dataset, cfg.witness_images)
+        self.s = UnlearnState(self.student, reader, frozen(aux, device), frozen(model, device), cfg.forget_weight,
+                              retain_mask, beta=ORIGINAL_BETA * cfg.strength)
+        self.q_opt = torch.optim.Adam([*self.student.q_layers.parameters(), *reader.parameters()], lr=cfg.q_lr)
+        self.fresh_optimizer()
         self.feed = batches(cfg, all_digits, device)
 
-    def step(self) -> bool:
-        """One step of each player on the next batches: learn (Q-layers), then unlearn (autoencoder).
+    def fresh_optimizer(self) -> None:
+        """A new Adam for the autoencoder: no momentum from a trajectory the loop has left."""
+        self.mae_opt = torch.optim.Adam(self.student.autoencoder_parameters(), lr=self.cfg.unlearn_lr)
+
+    def step(self, lr: float) -> bool:
+        """One step of each player at learning rate `lr`: learn (Q-layers), then unlearn (autoencoder).
 
         False, and no change to the autoencoder, when its loss is not finite.
         """
         x_f, y_f, x_r, y_r = next(self.feed)
-        if self.learn_q:  # as many retained digits as forget digits: the heads favour neither group
-            q_layer_step(self.student, self.q_opt, torch.cat([x_f, x_r[: len(x_f)]]),
-                         torch.cat([y_f, y_r[: len(x_f)]]))
+        if self.learn:  # as many retained digits as forget digits: the readers favour neither group
+            learn_step(self.s, self.q_opt, torch.cat([x_f, x_r[: len(x_f)]]), torch.cat([y_f, y_r[: len(x_f)]]))
         self.s.labels = torch.cat([y_f, y_r])
+        self.student.train()
         with autocast_for(self.device, self.cfg.precision):
             loss = self.loss_fn(self.s, x_f, x_r, self.cfg)
         if not torch.isfinite(loss):
             return False
+        for group in self.mae_opt.param_groups:
+            group["lr"] = lr
         self.mae_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.mae_opt.step()
         return True
-
-    def look(self, history: UnlearnHistory, step: int) -> tuple[float, float]:
-        """The witness and the guard on held-out digits: (fraction recognised, retained MSE ratio), recorded."""
-        recognised, ratio = self.witness.recognised(self.student), self.witness.retain_ratio(self.student)
-        history.record(step, recognised, ratio, self.witness.forget_mse(self.student))
-        self.student.train()
-        return recognised, ratio
-
-    def research_val_loss(self) -> float:
-        """The research code's validation loss: MSE(out, x) + 1 / (MSE(out, aux_out) + 1e-8), beta left out."""
-        with torch.no_grad():
-            out = self.student.eval()(self.val_images)
-            value = F.mse_loss(out, self.val_images) + 1 / (F.mse_loss(out, self.s.aux(self.val_images)) + 1e-8)
-        self.student.train()
-        return value.item()
 
     def weights(self) -> dict:
         """A copy of the student's current weights."""
         return copy.deepcopy(self.student.state_dict())
 
 
-def controlled_loop(run: Run, cfg: Config, history: UnlearnHistory, bar) -> None:
-    """Push until the witness finds no evidence or the budget is spent, inside the guard; then cool down."""
-    strength = history.strength
-    target = cfg.forget_target / strength if strength > 0 else math.inf
-    tolerance = cfg.retain_tolerance * strength
-    history.target, history.tolerance = (target if strength > 0 else 0.0), tolerance
-    recognised, _ = run.look(history, 0)
-    # The checked weights inside the guard where the witness saw the least evidence (step 0 is
-    # inside): the witness's count jitters from check to check, so the last look is not the best.
-    kept, kept_step, least = run.weights(), 0, recognised
-    step = 0
-    while recognised > target and step < cfg.unlearn_max_steps:
-        if not run.step():
-            history.stopped = f"non-finite loss at step {step + 1}; lower cfg.unlearn_lr"
+def controlled_loop(p: Players, witness: Witness, cfg: Config, history: UnlearnHistory, bar) -> None:
+    """Push until the witness finds no evidence or the budget is spent; return only checked weights inside the guard.
+
+    The whole controller is here, in the order it acts (the module docstring says why).
+    """
+    target, tolerance = history.target, history.tolerance
+    evidence, ratio = witness.evidence(p.student), witness.retain_ratio(p.student)
+    history.record(0, evidence, ratio, witness.forget_mse(p.student), 0.0, p.s.forget_weight)
+    kept = inside = (0, p.weights(), evidence)  # (step, weights, evidence) of a check inside the guard
+    step = ramp_from = 0
+    while evidence > target and step < cfg.unlearn_max_steps:
+        lr = cfg.unlearn_lr * min(1.0, (step - ramp_from + 1) / cfg.ramp_steps)  # gentle first, then brisk
+        if not p.step(lr):
+            history.stop_reason, history.stopped = NON_FINITE, f"non-finite loss at step {step + 1}; " \
+                                                               "lower cfg.unlearn_lr"
             break
         step += 1
         bar.update(1)
         if step % cfg.check_every and step < cfg.unlearn_max_steps:
             continue
-        recognised, ratio = run.look(history, step)
-        inside = ratio <= 1 + tolerance
-        if inside and recognised < least:
-            kept, kept_step, least = run.weights(), step, recognised
-        run.s.forget_weight = adapt_forget_weight(run.s.forget_weight, ratio, tolerance, cfg.forget_weight)
-        if not inside:
-            recognised = math.inf  # never stop on weights outside the guard
-    if strength == 0:
-        history.stopped = "strength 0: no unlearning"
-    elif recognised <= target:
-        history.stopped = (f"evidence gone at step {step}: the witness recognises {recognised:.1%}"
-                           if step else "nothing to remove: the witness finds no evidence at step 0")
-    history.stopped = history.stopped or f"step budget ({cfg.unlearn_max_steps}) used up; kept step {kept_step}"
-    run.student.load_state_dict(kept)
-    if step and "non-finite" not in history.stopped:
-        step += cool_down(run, cfg.cooldown_steps)
-        if run.look(history, step)[1] > 1 + tolerance:  # the cool-down must respect the guard too
-            run.student.load_state_dict(kept)
-    history.steps = step
+        evidence, ratio = witness.evidence(p.student), witness.retain_ratio(p.student)
+        history.record(step, evidence, ratio, witness.forget_mse(p.student), lr, p.s.forget_weight)
+        if ratio > 1 + tolerance:  # outside the guard: back to the last weights inside it, gentler
+            history.reverts.append(step)
+            p.student.load_state_dict(inside[1])
+            p.fresh_optimizer()
+            p.s.forget_weight *= 0.5
+            ramp_from, evidence = step, math.inf  # a new ramp; never stop on weights outside the guard
+            continue
+        inside = (step, p.weights(), evidence)
+        if evidence < kept[2]:
+            kept = inside
+        if ratio < 1 + 0.5 * tolerance:  # room to spare: more weight on forgetting
+            p.s.forget_weight = min(1.5 * p.s.forget_weight, FORGET_WEIGHT_CAP * cfg.forget_weight)
+        elif ratio > 1 + 0.8 * tolerance:  # close to the guard: more weight on keeping
+            p.s.forget_weight *= 0.7
+    p.student.load_state_dict(kept[1])
+    history.kept_step, history.steps = kept[0], step
+    if history.stop_reason:
+        return
+    share = f"the witness names {kept[2]:.1%} of held-out forget digits as a forget digit"
+    if kept[2] <= target and step == 0:
+        history.stop_reason = ALREADY_GONE
+        history.stopped = f"nothing to do: {share} before any step, at most the target {target:.1%} of strength " \
+                          f"{history.strength:g}; raise the strength to forget more"
+    elif kept[2] <= target:
+        history.stop_reason, history.stopped = EVIDENCE_GONE, f"evidence gone at step {kept[0]}: {share}"
+    else:
+        history.stop_reason = BUDGET
+        history.stopped = f"step budget ({cfg.unlearn_max_steps}) used up; kept step {kept[0]}, where {share}"
 
 
-def adapt_forget_weight(weight: float, ratio: float, tolerance: float, start: float) -> float:
-    """Push as hard as the retained digits allow: back off above 90% of the tolerance, press on below 70%."""
-    if ratio > 1 + 0.9 * tolerance:
-        return weight * 0.6
-    if ratio < 1 + 0.7 * tolerance:
-        return min(weight * 1.3, 8 * start)
-    return weight
+def research_loop(p: Players, witness: Witness, cfg: Config, history: UnlearnHistory, bar) -> None:
+    """The research code's rules: the whole budget at a constant rate; keep the checked weights of lowest val loss."""
+    val = torch.cat([witness.x_f, witness.x_r])
 
+    @torch.no_grad()
+    def research_val_loss() -> float:  # MSE(out, x) + 1 / (MSE(out, aux_out) + 1e-8), beta left out
+        out = p.student.eval()(val)
+        return (F.mse_loss(out, val) + 1 / (F.mse_loss(out, p.s.aux_out(val)) + 1e-8)).item()
 
-def cool_down(run: Run, steps: int) -> int:
-    """`steps` more steps with the learning rate falling linearly to zero; returns the steps taken."""
-    start = [group["lr"] for group in run.mae_opt.param_groups]
-    for k in range(steps):
-        for group, lr in zip(run.mae_opt.param_groups, start):
-            group["lr"] = lr * (1 - k / steps)
-        if not run.step():
-            return k
-    return steps
-
-
-def research_loop(run: Run, cfg: Config, history: UnlearnHistory, bar) -> None:
-    """The research code's rules: the whole budget at a constant rate; keep the lowest validation loss."""
-    run.look(history, 0)
-    kept, best, kept_step = run.weights(), run.research_val_loss(), 0
+    history.record(0, witness.evidence(p.student), witness.retain_ratio(p.student), witness.forget_mse(p.student),
+                   0.0, p.s.forget_weight)
+    kept, best = (0, p.weights()), research_val_loss()
     for step in range(1, cfg.unlearn_max_steps + 1):
-        if not run.step():
+        if not p.step(cfg.unlearn_lr):
+            history.stop_reason = NON_FINITE
             history.stopped = f"non-finite loss at step {step}; lower the strength or cfg.unlearn_lr"
             break
         bar.update(1)
         history.steps = step
         if step % cfg.check_every == 0 or step == cfg.unlearn_max_steps:
-            run.look(history, step)
-            if (value := run.research_val_loss()) < best:
-                kept, best, kept_step = run.weights(), value, step
-    history.stopped = history.stopped or f"step budget used up; kept step {kept_step}, the lowest validation loss"
-    run.student.load_state_dict(kept)
+            history.record(step, witness.evidence(p.student), witness.retain_ratio(p.student),
+                           witness.forget_mse(p.student), cfg.unlearn_lr, p.s.forget_weight)
+            if (value := research_val_loss()) < best:
+                kept, best = (step, p.weights()), value
+    p.student.load_state_dict(kept[1])
+    history.kept_step = kept[0]
+    if not history.stop_reason:
+        history.stop_reason = BUDGET
+        history.stopped = f"step budget used up; kept step {kept[0]}, the lowest validation loss"
 
 
 def check_aux(model: MAE, aux: MAE) -> None:
@@ -417,12 +517,13 @@ def check_aux(model: MAE, aux: MAE) -> None:
 
 
 def unlearn(model: MAE, aux: MAE, cfg: Config | None = None, method: str | Callable = "evidence", device=None,
-            progress: bool = True) -> tuple[MAE, UnlearnHistory]:
-    """Return an unlearned copy of `model` (the original is untouched) and what the loop measured.
+            progress: bool = True, witness_net: torch.nn.Module | None = None) -> tuple[MAE, UnlearnHistory]:
+    """Return an unlearned copy of `model` (the original and `aux` are untouched) and what the loop measured.
 
     Every setting comes from `cfg`: the digits to forget, the strength, the budget and the
     stopping rule (module docstring). `method` is a name in `LOSSES` or your own
     `loss(s, x_forget, x_retain, cfg) -> tensor` (see `loss_evidence`), run by the same loop.
+    `witness_net`: the witness's classifier (default: `train_witness(cfg)`, cached).
     """
     cfg = get_config() if cfg is None else cfg
     loss_fn = method if callable(method) else LOSSES.get(method)
@@ -432,23 +533,38 @@ def unlearn(model: MAE, aux: MAE, cfg: Config | None = None, method: str | Calla
     strength = as_number(cfg.strength, "strength")
     if strength < 0:
         raise ValueError(f"strength must be >= 0 (0 = no unlearning); got {cfg.strength!r}")
-    for key in ("unlearn_max_steps", "check_every", "retain_batch", "q_fit_steps", "witness_images"):
+    for key in ("unlearn_max_steps", "check_every", "retain_batch", "forget_batch", "q_fit_steps", "witness_images",
+                "ramp_steps"):
         if isinstance(getattr(cfg, key), bool) or not isinstance(getattr(cfg, key), int) or getattr(cfg, key) < 1:
             raise ValueError(f"cfg.{key} must be a whole number >= 1; got {getattr(cfg, key)!r}")
     check_aux(model, aux)
-    cfg = cfg.replace(strength=strength)
-    tic = time.perf_counter()
-    run = Run(model, aux, loss_fn, cfg, resolve_device(device), all_digits=name == "original")
-    history = UnlearnHistory(method=name, strength=strength)
+    cfg, device, tic = cfg.replace(strength=strength), resolve_device(device), time.perf_counter()
+    forget, retain = split_digits(cfg.forget_digits)
+    history = UnlearnHistory(method=name, strength=strength, target=cfg.forget_target / strength if strength else 0.0,
+                             tolerance=cfg.retain_tolerance * strength)
+    if strength == 0:  # the one dial at zero: nothing changes, whatever the method
+        history.stop_reason, history.stopped = NO_STRENGTH, "strength 0: no unlearning"
+        return copy.deepcopy(model).to(device).eval(), history
+    research = name == "original"
+    p = Players(model, aux, loss_fn, cfg, device, learn=callable(method) or name in READS, all_digits=research)
+    everything = loaders_for(cfg, None, device)
+    if p.learn:  # the readers start able to read the original's codes and drawings
+        fit_readers(p.s, p.q_opt, everything.train.dataset.images, everything.train.dataset.targets,
+                    cfg.q_fit_steps, cfg.retain_batch, cfg.seed)
+    witness = Witness(witness_net if witness_net is not None else train_witness(cfg, device, progress=False),
+                      p.s.teacher, loaders_for(cfg, forget, device).val.dataset,
+                      loaders_for(cfg, retain, device).val.dataset, everything.train.dataset.images, forget,
+                      cfg.witness_images)
+    history.dropped_copies = witness.dropped
     with tqdm(total=cfg.unlearn_max_steps, desc=f"unlearn ({name})", unit="step", disable=not progress) as bar:
-        (research_loop if name == "original" else controlled_loop)(run, cfg, history, bar)
-    if "non-finite" in history.stopped:
+        (research_loop if research else controlled_loop)(p, witness, cfg, history, bar)
+    if history.stop_reason == NON_FINITE:
         print(history.stopped, file=sys.stderr)
     history.seconds = time.perf_counter() - tic
-    return run.student.eval(), history
+    return p.student.eval(), history
 
 
-# ----------------------------------------------------------------------------- the other two networks
+# ----------------------------------------------------------------------------- the other networks
 
 
 def train_auxiliary(forget_digits, cfg: Config | None = None, device=None, progress: bool = True) -> tuple[MAE, dict]:
@@ -457,7 +573,16 @@ def train_auxiliary(forget_digits, cfg: Config | None = None, device=None, progr
     return train_cached("auxiliary", forget, cfg, device=device, progress=progress)
 
 
-def retrain(forget_digits, cfg: Config | None = None, device=None, progress: bool = True) -> tuple[MAE, dict]:
-    """The gold standard: a fresh MAE trained only on the retained digits, with the original's budget."""
+def retrain(forget_digits, cfg: Config | None = None, device=None, progress: bool = True, replica: int = 0,
+            train: bool = True) -> tuple[MAE, dict]:
+    """The gold standard: a fresh MAE trained only on the retained digits, with the original's number of steps.
+
+    `replica` 0 and 1 are two retrains from their own seeds (neither the original's): how far
+    apart two honest retrains land is the yardstick for "indistinguishable".
+    """
     _, retain = split_digits(forget_digits)
-    return train_cached("retrained", retain, cfg, device=device, progress=progress)
+    return train_cached("retrained" if replica == 0 else f"retrained-{replica + 1}", retain, cfg, device=device,
+                        progress=progress, train=train, run_seed=RETRAIN_SEEDS[replica], same_steps=True)
+
+
+RETRAIN_SEEDS = (1, 2)  # offsets to cfg.seed for the weights and the batch order of the two retrains
