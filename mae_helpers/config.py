@@ -158,7 +158,7 @@ class Config:
     # The one dial: how little evidence may remain. The push stops once the witness names at most
     # forget_target / strength of the held-out forget digits as a forget digit (0 = no unlearning).
     strength: float = 1.0
-    forget_target: float = 0.04
+    forget_target: float = 0.03
     # A budget in steps, not epochs: an epoch over the forget digits of full MNIST is twelve
     # times one of the offline subset, and pushing that long wrecks every digit.
     unlearn_max_steps: int = 300
@@ -171,7 +171,7 @@ class Config:
     # Forget digits per step; retained digits come in a bigger batch, because they are what the step
     # must not disturb: a bigger batch is a steadier estimate of their loss. Neither is a training
     # setting, so changing them retrains nothing.
-    forget_batch: int = 64
+    forget_batch: int = 128
     retain_batch: int = 128
     # Weight w of the forgetting terms against 1 on each keep term at the start. Small on purpose: at
     # the original's weights the keep terms have next to no gradient, so any larger w makes Adam's
@@ -249,7 +249,7 @@ TRAINING_FIELDS = ("data_root", "source", "val_fraction", "seed", "max_train_ima
 # Smoke-sized settings: small enough for CI, large enough that training visibly works
 # (~250 steps: fewer leave the autoencoder drawing the same blob for every digit), and an
 # unlearning budget of seconds that still shows the loop forgetting.
-FAST_OVERRIDES = dict(epochs=4, max_train_images=2500, batch_size=32, unlearn_max_steps=80, forget_batch=32,
+FAST_OVERRIDES = dict(epochs=4, max_train_images=2500, batch_size=32, unlearn_max_steps=80, forget_batch=64,
                       retain_batch=64, q_fit_steps=30, witness_images=256, witness_steps=200)
 
 

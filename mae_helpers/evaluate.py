@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 from . import cache
 from .config import Config, get_config, resolve_device
 from .data import loaders_for, split_digits
-from .model import read_checkpoint, rebuild
+from .model import read_checkpoint, rebuild, weights_digest
 from .train import one_cycle
 
 JUDGE_CHANNELS = (32, 64)
@@ -244,29 +244,35 @@ def _load_witness(path: Path) -> WitnessNet:
     return net
 
 
-def train_witness(cfg: Config | None = None, device=None, progress: bool = True, train: bool = True) -> WitnessNet:
-    """The unlearning loop's witness for `cfg`'s data (None = CONFIG): trained on the training split once, then cached.
+def train_witness(model: nn.Module, cfg: Config | None = None, device=None, progress: bool = True,
+                  train: bool = True) -> WitnessNet:
+    """The unlearning loop's witness for `model` and `cfg`'s data (None = CONFIG), trained once, then cached.
 
-    It depends on the data only, not on the digits to forget, so every forget set shares it
-    (like the judge). `.test_accuracy` holds its accuracy on the real validation digits: it
-    never sees a test digit. `train=False` raises `NotCached` instead of training.
+    It learns from the real training digits *and* `model`'s reconstructions of them, since
+    reconstructions are what it will read: a blurred 8 is still an 8 to it. It depends on the
+    model and the data, not on the digits to forget, so every forget set shares it (like the
+    judge). `.test_accuracy` holds its accuracy on the real validation digits: it never sees a
+    test digit. `train=False` raises `NotCached` instead of training.
     """
     cfg = get_config() if cfg is None else cfg
-    loaders = loaders_for(cfg, None, device)
+    loaders, device = loaders_for(cfg, None, device), resolve_device(device)
     key = cache.witness_key(cfg, loaders, {"channels": list(WITNESS_CHANNELS), "lr": JUDGE_LR,
-                                           "seed_offset": WITNESS_SEED_OFFSET, "steps": cfg.witness_steps})
+                                           "seed_offset": WITNESS_SEED_OFFSET, "steps": cfg.witness_steps,
+                                           "reads": weights_digest(model.state_dict())})
     path = cache.cached_path("witness", key)
-    device = resolve_device(device)
     net = cache.load_cached(path, key, _load_witness, train)
     if net is not None:
         return net.to(device).eval()
     if not train:
         raise cache.not_cached("witness", f"data {key['data']}")
-    torch.manual_seed(cfg.seed + WITNESS_SEED_OFFSET)
     start = time.perf_counter()
-    train_set = loaders.train.dataset
-    net = fit_witness(WitnessNet().to(device), train_set.images, train_set.targets, cfg.witness_steps,
-                      cfg.seed + WITNESS_SEED_OFFSET)
+    images, labels = loaders.train.dataset.images, loaders.train.dataset.targets
+    chunks = [(images[i: i + 1024], labels[i: i + 1024]) for i in range(0, len(labels), 1024)]
+    with evaluating(model):
+        drawn = collect(lambda x: model(x).clamp(-1, 1), chunks, device)[0].to(images.device)
+    torch.manual_seed(cfg.seed + WITNESS_SEED_OFFSET)
+    net = fit_witness(WitnessNet().to(device), torch.cat([images, drawn]), torch.cat([labels, labels]),
+                      cfg.witness_steps, cfg.seed + WITNESS_SEED_OFFSET)
     net.test_accuracy = classifier_accuracy(net, loaders.val, device)
     cache.save_cached(net, path, key=key, val_accuracy=net.test_accuracy, seconds=time.perf_counter() - start)
     return net.eval()

@@ -93,7 +93,7 @@ def prepare(cfg: Config | None = None, device=None, progress: bool = True, train
     retrained, re_meta = retrain(forget, cfg, device=device, progress=progress, train=train)
     retrained_2, re2_meta = retrain(forget, cfg, device=device, progress=progress, train=train, replica=1)
     judge = train_judge(cfg, device=device, progress=progress, train=train)
-    witness = train_witness(cfg, device=device, progress=progress, train=train)
+    witness = train_witness(original, cfg, device=device, progress=progress, train=train)
     training = {"original": meta["history"], "auxiliary": aux_meta["history"], "retrained": re_meta["history"],
                 "retrained_2": re2_meta["history"]}
     return Prepared(cfg, original, aux, retrained, retrained_2, judge, witness, training, device)

@@ -279,9 +279,9 @@ class Witness:
 
     @torch.no_grad()
     def evidence(self, model: MAE) -> float:
-        """Share of held-out forget digits whose reconstruction the witness names as some forget digit."""
-        named = self.net(model.eval()(self.x_f).float().clamp(-1, 1)).argmax(1)
-        return torch.isin(named, self.forget).float().mean().item()
+        """The witness's mean belief that a held-out forget digit's reconstruction shows some forget digit."""
+        belief = self.net(model.eval()(self.x_f).float().clamp(-1, 1)).float().softmax(1)
+        return belief[:, self.forget].sum(1).mean().item()
 
     @torch.no_grad()
     def retain_mse(self, model: MAE) -> float:
@@ -523,7 +523,7 @@ def unlearn(model: MAE, aux: MAE, cfg: Config | None = None, method: str | Calla
     Every setting comes from `cfg`: the digits to forget, the strength, the budget and the
     stopping rule (module docstring). `method` is a name in `LOSSES` or your own
     `loss(s, x_forget, x_retain, cfg) -> tensor` (see `loss_evidence`), run by the same loop.
-    `witness_net`: the witness's classifier (default: `train_witness(cfg)`, cached).
+    `witness_net`: the witness's classifier (default: `train_witness(model, cfg)`, cached).
     """
     cfg = get_config() if cfg is None else cfg
     loss_fn = method if callable(method) else LOSSES.get(method)
@@ -551,7 +551,7 @@ def unlearn(model: MAE, aux: MAE, cfg: Config | None = None, method: str | Calla
     if p.learn:  # the readers start able to read the original's codes and drawings
         fit_readers(p.s, p.q_opt, everything.train.dataset.images, everything.train.dataset.targets,
                     cfg.q_fit_steps, cfg.retain_batch, cfg.seed)
-    witness = Witness(witness_net if witness_net is not None else train_witness(cfg, device, progress=False),
+    witness = Witness(witness_net if witness_net is not None else train_witness(model, cfg, device, progress=False),
                       p.s.teacher, loaders_for(cfg, forget, device).val.dataset,
                       loaders_for(cfg, retain, device).val.dataset, everything.train.dataset.images, forget,
                       cfg.witness_images)
