@@ -11,9 +11,10 @@ import importlib
 _EXPORTS = {
     "config": ("CONFIG", "FAST", "FORGET_DIGITS_ORIGINAL", "Config", "get_config"),
     "data": ("check_digits", "get_mnist_loaders", "split_digits"),
-    "evaluate": ("UnlearningReport", "evaluate_model", "judge_scores", "per_digit_mse", "probe_accuracy",
-                 "train_judge"),
+    "audit": ("mia_scores", "relearn_steps"),
+    "evaluate": ("judge_scores", "per_digit_mse", "probe_accuracy", "train_judge"),
     "model": ("MAE", "count_parameters", "load_model", "save_model"),
+    "report": ("UnlearningReport", "evaluate_model"),
     "train": ("History", "train_and_validate", "train_cached"),
     "unlearn": ("UnlearnHistory", "retrain", "train_auxiliary"),
     "viz": ("compare_reconstructions", "plot_curves", "plot_history", "plot_per_digit_mse",

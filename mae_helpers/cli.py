@@ -2,9 +2,10 @@
 
 Only argument parsing and the checks around the run live here; the pipeline is
 `experiment.py`. It trains (or reuses from the cache) the original MAE on all digits,
-the auxiliary MAE on the forget digits, the retrained gold standard on the rest, and the
-judge; unlearns; evaluates the three models on the held-out test digits; writes
-checkpoints, metrics.json, figures and manifest.json.
+the auxiliary MAE on the forget digits, two retrained gold standards on the rest (their
+spread is the yardstick), the judge and the witness; unlearns with --method; evaluates the
+models on the held-out test digits, with membership inference and the relearning check,
+beside an untrained MAE; writes checkpoints, metrics.json, figures and manifest.json.
 
 Everything that can be checked is checked before any training: the numbers, the device,
 the output folder (claimed, so a second run into it is refused), the --images folder and
@@ -46,6 +47,15 @@ CONFIG_FLAGS = {"strength": "strength", "epochs": "epochs", "unlearn_steps": "un
                 "retain_tolerance": "retain_tolerance", "seed": "seed", "data_root": "data_root", "source": "source"}
 FLAG_OF = {**{field: "--" + flag.replace("_", "-") for flag, field in CONFIG_FLAGS.items()},
            "forget_digits": "--forget"}
+# Each method of unlearn.LOSSES and where it comes from, for --help (one the table lacks shows its loss's docstring).
+METHOD_SOURCES = {
+    "evidence": "this course's method: hide the digit from a picture reader, with a bounded push",
+    "evidence_codes": "the course's method, also hiding the digit from the three Q-layers on the codes",
+    "repel": "the course's pixel-only ablation: the bounded push alone",
+    "finetune": "baseline of the NeurIPS 2023 Machine Unlearning Challenge starting kit: fine-tune on retained digits",
+    "neggrad": "NegGrad+ (Kurmanji et al. 2023): descend on retained digits, ascend (capped) on forget digits",
+    "original": "the research code's loss: beta / MSE to the auxiliary network, on all digits",
+}
 
 
 def _default(field: str) -> str:
@@ -56,7 +66,7 @@ def _default(field: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line options, each with its default in --help."""
-    from .unlearn import METHODS
+    from .unlearn import LOSSES, METHODS
 
     p = argparse.ArgumentParser(
         prog="mae-unlearn", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -72,7 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true",
                    help="replace a previous run in --out (only files its manifest.json proves are the run's)")
     p.add_argument("--images", default=None, help="also copy the figures into this folder (make demo: images/)")
-    p.add_argument("--method", default="evidence", choices=METHODS, help="unlearning method")
+    phrases = {name: METHOD_SOURCES.get(name) or LOSSES[name].__doc__.splitlines()[0] for name in METHODS}
+    sources = "; ".join(f"{name}: {phrase}" for name, phrase in phrases.items()).replace("%", "%%")  # argparse
+    p.add_argument("--method", default="evidence", choices=METHODS, metavar="METHOD",
+                   help=f"unlearning method, run by the same loop with the same budget ({sources})")
     p.add_argument("--strength", type=float, default=unset,
                    help=f"unlearning strength, >= 0 (0 = none) ({_default('strength')})")
     p.add_argument("--epochs", type=int, default=unset, help=f"training epochs of each MAE ({_default('epochs')})")
@@ -136,7 +149,7 @@ def check_plotting() -> None:
 
 
 def prepare_room(cfg: Config, args) -> int:
-    """--prepare-only / --check-cache: the four networks of `cfg` in the cache, listed with what they took."""
+    """--prepare-only / --check-cache: the six networks of `cfg` in the cache, listed with what they took."""
     from .cache import unwritable
     from .experiment import prepare
     from .files import probe_folder
@@ -151,9 +164,11 @@ def prepare_room(cfg: Config, args) -> int:
     size = "fast" if (env_flag("MAE_FAST") if fast is None else fast) else "full"
     lines = [f"in the cache {cache_dir()} (data: {p.everything.train.dataset.source}, forget {forget}, "
              f"{size}-size settings):"]
-    lines += [f"  {name:<10} MAE, {len(history['epoch'])} epochs, trained in {sum(history['seconds']):.0f} s"
+    lines += [f"  {name:<11} MAE, {len(history['epoch'])} epochs, trained in {sum(history['seconds']):.0f} s"
               for name, history in p.training.items()]
-    say("\n".join([*lines, f"  judge      CNN, {p.judge.test_accuracy:.1%} on the real test digits"]))
+    lines += [f"  judge       CNN, {p.judge.test_accuracy:.1%} on the real test digits",
+              f"  witness     CNN, {p.witness.test_accuracy:.1%} on the real validation digits"]
+    say("\n".join(lines))
     return 0
 
 

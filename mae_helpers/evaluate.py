@@ -7,18 +7,15 @@
    own Q-layers took part in unlearning, so they may be fooled; a probe trained afterwards
    measures how much evidence of the forgotten digits is really left in the code.
 
-`UnlearningReport` puts the original, unlearned and retrained (gold standard) models side
-by side: a terminal table, an HTML table for notebooks, and the metrics.json schema.
+`measure_model` gives all three for one model. The privacy audit (membership inference,
+relearning) is `audit.py`; `report.py` puts every model's numbers side by side.
 """
 
 from __future__ import annotations
 
-import html
-import json
 import math
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -40,8 +37,9 @@ WITNESS_CHANNELS = (16, 32)
 WITNESS_SEED_OFFSET = 7919  # the witness's own seed: cfg.seed + this (its mistakes must not be the judge's)
 PROBE_EPOCHS = 300  # full-batch Adam steps; the probe has only 11 x 10 weights, so this takes well under a second
 UNIFORM_ENTROPY = math.log(10)  # nats: the judge's entropy when it has no idea (a uniform guess over ten digits)
-METRIC_KEYS = ("mse_forget", "mse_retain", "judge_acc_forget", "judge_acc_retain", "judge_p_forgotten",
-               "judge_entropy_forgotten", "probe_acc_forget", "per_digit_mse")
+# What `measure_model` returns, in this order (report.MODEL_KEYS adds the privacy audit's numbers).
+METRIC_KEYS = ("mse_forget", "mse_retain", "judge_acc_forget", "judge_any_forget", "judge_acc_retain",
+               "judge_p_forgotten", "judge_entropy_forgotten", "probe_acc_forget", "per_digit_mse")
 
 
 @torch.no_grad()
@@ -282,10 +280,12 @@ def judge_scores(judge: nn.Module, model: nn.Module | None, loader: DataLoader, 
     """What the judge sees in `model`'s reconstructions of the loader's images (model=None: the images themselves).
 
     judge_acc_forget / judge_acc_retain: fraction of forget / retain digits classified as
-    their true digit. judge_p_forgotten: mean softmax probability of the true digit over
-    the forget digits. judge_entropy_forgotten: mean entropy (nats) of the judge's softmax
-    over the forget digits (UNIFORM_ENTROPY = ln 10 = 2.30 means "no idea"). A group the
-    loader lacks scores None.
+    their true digit. judge_any_forget: fraction of forget digits classified as *any* forget
+    digit; a 0 redrawn as a 9, when 9 is forgotten too, is not forgotten (so it is always
+    >= judge_acc_forget, and the honest suppression number). judge_p_forgotten: mean softmax
+    probability of the true digit over the forget digits. judge_entropy_forgotten: mean
+    entropy (nats) of the judge's softmax over the forget digits (UNIFORM_ENTROPY = ln 10 =
+    2.30 means "no idea"). A group the loader lacks scores None.
     """
     forget, _ = split_digits(forget_digits)
     device = resolve_device(device)
@@ -297,12 +297,15 @@ def judge_scores(judge: nn.Module, model: nn.Module | None, loader: DataLoader, 
     with evaluating(judge.to(device), None if model is None else model.to(device)):
         logits, labels = collect(look, loader, device)
     log_p = logits.log_softmax(1)
-    correct = (log_p.argmax(1) == labels).float()
+    named = log_p.argmax(1)
+    correct = (named == labels).float()
+    named_forget = torch.isin(named, torch.tensor(forget)).float()
     p_true = log_p.gather(1, labels[:, None]).squeeze(1).exp()
     entropy = -(log_p.exp() * log_p).sum(1)
     is_forget = torch.isin(labels, torch.tensor(forget))
     return {
         "judge_acc_forget": _mean_or_none(correct[is_forget]),
+        "judge_any_forget": _mean_or_none(named_forget[is_forget]),
         "judge_acc_retain": _mean_or_none(correct[~is_forget]),
         "judge_p_forgotten": _mean_or_none(p_true[is_forget]),
         "judge_entropy_forgotten": _mean_or_none(entropy[is_forget]),
@@ -361,9 +364,9 @@ def probe_accuracy(model: nn.Module, train_loader: DataLoader, test_loader: Data
 # ----------------------------------------------------------------------------- everything at once
 
 
-def evaluate_model(model: nn.Module, judge: nn.Module, train_loader: DataLoader, test_loader: DataLoader,
-                   forget_digits, device=None) -> dict:
-    """Every metric of one model on the test split, as plain (JSON-able) Python numbers."""
+def measure_model(model: nn.Module, judge: nn.Module, train_loader: DataLoader, test_loader: DataLoader,
+                  forget_digits, device=None) -> dict:
+    """The three witnesses' numbers for one model on the test split (METRIC_KEYS), as plain Python numbers."""
     forget, _ = split_digits(forget_digits)
     errors, labels = per_image_mse(model, test_loader, device)
     is_forget = torch.isin(labels, torch.tensor(forget))
@@ -374,107 +377,3 @@ def evaluate_model(model: nn.Module, judge: nn.Module, train_loader: DataLoader,
         "probe_acc_forget": probe_accuracy(model, train_loader, test_loader, forget, device),
         "per_digit_mse": [_mean_or_none(errors[labels == d]) for d in range(10)],
     }
-
-
-# One table row per metric: (key, label, format). Two notions of forgetting (README, notebooks 03 and 04):
-# suppression, the model can no longer draw the digit (judge rows: lower is better), and
-# indistinguishability from retraining, the gold standard of privacy (every row: compare with "retrained").
-ROWS = (
-    ("mse_forget", "MSE on forgotten digits (higher = drawn worse)", "{:.4f}"),
-    ("mse_retain", "MSE on retained digits (lower is better)", "{:.4f}"),
-    ("judge_acc_forget", "judge acc on forgotten (suppression: lower)", "{:.1%}"),
-    ("judge_acc_retain", "judge acc on retained digits (higher is better)", "{:.1%}"),
-    ("judge_p_forgotten", "judge p(true digit) on forgotten (lower)", "{:.3f}"),
-    ("judge_entropy_forgotten", "judge entropy on forgotten, nats (higher = unsure)", "{:.3f}"),
-    # Not "lower is better": a code that never saw the forget digits still separates them.
-    ("probe_acc_forget", "fresh probe acc on forgotten (compare: retrained)", "{:.1%}"),
-)
-COLUMNS = ("original", "unlearned", "retrained")
-SECONDS_KEY = {"original": "train", "unlearned": "unlearn", "retrained": "retrain"}  # which timing goes with a column
-
-
-def _fmt(value, fmt: str) -> str:
-    """A number in `fmt`, or "-" for a missing one."""
-    return "-" if value is None else fmt.format(value)
-
-
-@dataclass
-class UnlearningReport:
-    """Metrics of the original, unlearned and retrained (gold standard) models side by side."""
-
-    original: dict | None
-    unlearned: dict | None
-    retrained: dict | None
-    forget_digits: tuple[int, ...]
-    seconds: dict = field(default_factory=dict)  # e.g. {"train": s, "unlearn": s, "retrain": s}
-    config: dict = field(default_factory=dict)
-
-    @classmethod
-    def from_models(cls, original: nn.Module | None, unlearned: nn.Module | None, retrained: nn.Module | None,
-                    judge: nn.Module, train_loader: DataLoader, test_loader: DataLoader, forget_digits,
-                    seconds: dict | None = None, config: Config | dict | None = None, device=None) -> UnlearningReport:
-        """Evaluate each given model (None = leave its column out) and build the report."""
-        forget, _ = split_digits(forget_digits)
-        metrics = {name: None if model is None else
-                   evaluate_model(model, judge, train_loader, test_loader, forget, device)
-                   for name, model in zip(COLUMNS, (original, unlearned, retrained))}
-        config = config.to_dict() if isinstance(config, Config) else dict(config or {})
-        return cls(**metrics, forget_digits=forget, seconds=dict(seconds or {}), config=config)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> UnlearningReport:
-        """Rebuild a report from `to_dict()` output (e.g. a loaded metrics.json)."""
-        config = dict(data["config"])
-        forget = tuple(config.pop("forget_digits"))
-        return cls(data["original"], data["unlearned"], data["retrained"], forget, dict(data.get("seconds") or {}),
-                   config)
-
-    def to_dict(self) -> dict:
-        """The metrics.json schema: config (with forget_digits), one metrics dict per model, seconds."""
-        return {"config": {**self.config, "forget_digits": list(self.forget_digits)}, "original": self.original,
-                "unlearned": self.unlearned, "retrained": self.retrained, "seconds": dict(self.seconds)}
-
-    def save(self, path: str | Path) -> Path:
-        """Write `to_dict()` as JSON to `path` (creating folders)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        return path
-
-    def _table(self) -> tuple[list[str], list[tuple[str, list[str]]]]:
-        """(column names, [(row label, cells)]) for the columns present: shared by the text and HTML tables."""
-        names = [c for c in COLUMNS if getattr(self, c) is not None]
-        rows = [(label, [_fmt(getattr(self, c).get(key), fmt) for c in names]) for key, label, fmt in ROWS]
-        for d in range(10):
-            tag = "forgotten" if d in self.forget_digits else "retained"
-            rows.append((f"MSE digit {d} ({tag})", [_fmt(getattr(self, c)["per_digit_mse"][d], "{:.4f}")
-                                                    for c in names]))
-        if any(SECONDS_KEY[c] in self.seconds for c in names):
-            rows.append(("time, seconds", [_fmt(self.seconds.get(SECONDS_KEY[c]), "{:.1f}") for c in names]))
-        return names, rows
-
-    def _title(self) -> str:
-        """One line: what was forgotten, and what a good result looks like."""
-        return (f"Forgetting digits {', '.join(map(str, self.forget_digits))}. Suppression: the judge no longer "
-                "recognises them. Indistinguishability: the unlearned column matches the retrained one.")
-
-    def __str__(self) -> str:
-        """A fixed-width table: one row per metric, one column per model."""
-        names, rows = self._table()
-        width = max(len(label) for label, _ in rows)
-        lines = [self._title(), f"{'':<{width}}" + "".join(f"{n:>12}" for n in names)]
-        lines.append("-" * len(lines[-1]))
-        lines += [f"{label:<{width}}" + "".join(f"{cell:>12}" for cell in cells) for label, cells in rows]
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        """The same table as HTML, for notebooks."""
-        names, rows = self._table()
-        head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
-        body = "".join(
-            f"<tr><td style='text-align:left'>{html.escape(label)}</td>"
-            + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells) + "</tr>"
-            for label, cells in rows
-        )
-        return (f"<p>{html.escape(self._title())}</p><table><thead><tr><th></th>{head}</tr></thead>"
-                f"<tbody>{body}</tbody></table>")

@@ -1,19 +1,21 @@
 """Unlearning: make a trained MAE forget some digits while it keeps reconstructing the rest.
 
-Each step alternates between two players, on one batch of forget digits and one (larger)
-batch of retained digits:
+Each step plays two moves on one batch of forget digits and one of retained digits:
 
-  learn    the three Q-layers (linear heads on the codes) take one Adam step to read the
-           digit from the current codes: they find where the evidence of a digit lives;
-  unlearn  the autoencoder takes one Adam step on `loss(s, x_forget, x_retain, cfg)` with
-           those heads frozen: keep the retained digits, hide the evidence of the others.
+  learn    the readers take one Adam step: a small CNN (`PictureReader`) learns to name the
+           digit in the model's current *drawings*, and the three Q-layers (linear heads on
+           the codes) learn to name it from the current codes. They find the evidence;
+  unlearn  the autoencoder takes one Adam step on `loss(s, x_forget, x_retain, cfg)` with the
+           readers frozen: keep the retained digits, leave the readers no forget digit.
 
 The losses (`LOSSES`) are functions you can read or replace; the same loop runs them all:
 
 * "evidence" (default): keep = MSE(out_r, x_r) + distill * MSE(out_r, original_out_r),
-  plus w * (-log P(some retained digit) under each frozen Q-layer, averaged, + the bounded
-  push exp(-d / tau) away from the auxiliary network's drawing of the forget digit).
-* "repel": the same without the Q-layers (keep + bounded push): the pixel-only ablation.
+  plus w * (-log P(some retained digit) under the frozen picture reader + the bounded push
+  exp(-d / tau) away from the auxiliary network's drawing of the forget digit).
+* "evidence_codes": the same, hiding the digit from the three Q-layers on the codes as well.
+  It removes more from the codes than retraining does: a probe can tell (notebook 4).
+* "repel": keep + bounded push only, no reader: the pixel-only ablation.
 * "finetune": only MSE(out_r, x_r) on the retained digits, the baseline of the NeurIPS 2023
   Machine Unlearning Challenge's starting kit: forget by letting the forget digits fade.
 * "neggrad": NegGrad+ (Kurmanji et al. 2023): descend on the retained digits' MSE, ascend
@@ -25,26 +27,29 @@ When to stop matters more than the loss (pushed too long, any of them wrecks eve
 so the loop controls itself and nothing in it grows with the data set:
 
 * a budget of `cfg.unlearn_max_steps` steps, not epochs over the forget digits;
-* a witness that takes no part in the game: a CNN digit classifier trained on the real
-  training digits (`evaluate.train_witness`; not the judge that grades the result). Every
-  `cfg.check_every` steps it reads the reconstructions of held-out forget digits and counts
-  those it names as *any* forget digit: a 0 redrawn as a 9 is not forgotten when 9 is to be
-  forgotten too. At most `cfg.forget_target / strength` of them: stop;
+* a witness that takes no part in the game: a CNN trained on the real training digits and
+  the original's reconstructions of them (`evaluate.train_witness`; not the judge that
+  grades the result). Every `cfg.check_every` steps it reads the reconstructions of
+  held-out forget digits; its mean belief that they show *any* forget digit (a 0 redrawn as
+  a 9 is not forgotten when 9 goes too) must fall to `cfg.forget_target / strength`: stop;
 * a guard on the retained digits: their held-out MSE may rise by at most
   `cfg.retain_tolerance x strength`. Weights a check finds outside it are never returned;
 * held out means no copy of the image is in the training split: the witness and the guard
   drop validation images whose exact pixels are a training image's (duplicates, tiled or
-  augmented data sets), because a model redraws the images it memorised too well to tell
+  augmented data sets), because a model redraws what it memorised too well to tell
   anything (`UnlearnHistory.dropped_copies` says how many went);
-* a controller for the push. The learning rate ramps up from zero over `cfg.ramp_steps`
-  (Adam's first steps are full-sized whatever the gradient, so a brisk start would leave the
-  guard at once). At each check inside the guard the forgetting weight w grows x1.5 while the
-  retained MSE is in the lower half of the tolerance, and shrinks x0.7 above 80% of it. A
-  check outside the guard sends the model back to the last weights inside it, with fresh
-  Adam moments, half the weight and a new ramp: it never climbs back out of the damage.
+* a controller for the push, which starts gentle and grows only into the room the guard
+  leaves. The learning rate ramps up from zero over `cfg.ramp_steps`, and the forgetting
+  weight w starts small (`cfg.forget_weight`): at the original's weights the keep terms
+  have almost no gradient, so Adam, whose steps have full size whatever the gradient's
+  scale, would otherwise spend its first steps on forgetting alone and leave the guard. At
+  each check inside the guard, w grows x1.5 while the retained MSE is in the lower half of
+  the tolerance and shrinks x0.7 above 80% of it. A check outside the guard sends the model
+  back to the last weights inside it, with fresh Adam moments, half the weight and a new
+  ramp: it never climbs back out of the damage.
 
 The loop returns the checked weights inside the guard where the witness saw the least
-evidence (its count jitters between checks, so the last look is not always the best);
+evidence (it jitters between checks, so the last look is not always the best);
 `UnlearnHistory.kept_step` says which check that was. Strength is the one dial: it sets how
 little evidence may remain *and* how much the retained digits may pay for it; 0 returns an
 unchanged copy, whatever the method.
@@ -58,18 +63,18 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import math
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .config import Config, as_number, get_config, resolve_device
+from .config import Config, get_config, resolve_device
 from .data import loaders_for, split_digits
 from .evaluate import train_witness
 from .model import MAE
@@ -248,6 +253,7 @@ def not_copies(images: torch.Tensor, training_images: torch.Tensor) -> torch.Ten
 
 
 START_RATE = 0.1  # the push starts at this fraction of cfg.unlearn_lr and grows while the guard allows
+CONFIRMATIONS = 2  # checks in a row that must meet the target: one lucky look is not enough
 FORGET_WEIGHT_CAP = 64  # the controller keeps w within this multiple of cfg.forget_weight
 MIN_HELD_OUT = 16  # fewer held-out images than this per group, and a check is noise
 
@@ -309,27 +315,28 @@ class UnlearnHistory:
 
     method: str = "evidence"
     strength: float = 1.0
-    target: float = 0.0  # stop once the witness names at most this share of held-out forget digits
+    target: float = 0.0  # stop once the witness's belief in a forget digit is at most this
     tolerance: float = 0.0  # the guard: retained MSE at most (1 + tolerance) x the original's
     step: list[int] = field(default_factory=list)
-    recognised: list[float] = field(default_factory=list)  # witness: held-out forget digits named as a forget digit
+    evidence: list[float] = field(default_factory=list)  # witness: mean belief that a held-out forget digit's
+    # reconstruction shows some forget digit
     retain_ratio: list[float] = field(default_factory=list)  # held-out retained MSE / original's
     mse_forget: list[float] = field(default_factory=list)  # held-out forget digits' reconstruction MSE
     lr: list[float] = field(default_factory=list)  # the learning rate up to each check (the controller's speed)
-    forget_weight: list[float] = field(default_factory=list)  # w after each check (the controller's balance)
+    forget_weight: list[float] = field(default_factory=list)  # w up to each check (the controller's balance)
     reverts: list[int] = field(default_factory=list)  # checks that found the weights outside the guard
     kept_step: int = 0  # the check whose weights were returned
     steps: int = 0  # unlearning steps taken
     stop_reason: str = ""  # one of EVIDENCE_GONE, BUDGET, NON_FINITE, NO_STRENGTH, ALREADY_GONE
     stopped: str = ""  # the same, in words
     dropped_copies: int = 0  # validation images left out because a training image has the same pixels
-    seconds: float = 0.0  # wall time of the whole call: fitting the Q-layers, steps, checks
+    seconds: float = 0.0  # wall time of the whole call: fitting the readers, steps, checks
 
-    def record(self, step: int, recognised: float, retain_ratio: float, mse_forget: float, lr: float,
+    def record(self, step: int, evidence: float, retain_ratio: float, mse_forget: float, lr: float,
                weight: float) -> None:
         """Append one check's measurements."""
         self.step.append(step)
-        self.recognised.append(recognised)
+        self.evidence.append(evidence)
         self.retain_ratio.append(retain_ratio)
         self.mse_forget.append(mse_forget)
         self.lr.append(lr)
@@ -397,12 +404,13 @@ class Players:
         """A new Adam for the autoencoder: no momentum from a trajectory the loop has left."""
         self.mae_opt = torch.optim.Adam(self.student.autoencoder_parameters(), lr=self.cfg.unlearn_lr)
 
-    def step(self, lr: float) -> bool:
-        """One step of each player at learning rate `lr`: learn (Q-layers), then unlearn (autoencoder).
+    def step(self, lr: float, forget_weight: float) -> bool:
+        """One step of each player: learn (the readers), then unlearn (the autoencoder at `lr`, w = `forget_weight`).
 
         False, and no change to the autoencoder, when its loss is not finite.
         """
         x_f, y_f, x_r, y_r = next(self.feed)
+        self.s.forget_weight = forget_weight
         if self.learn:  # as many retained digits as forget digits: the readers favour neither group
             learn_step(self.s, self.q_opt, torch.cat([x_f, x_r[: len(x_f)]]), torch.cat([y_f, y_r[: len(x_f)]]))
         self.s.labels = torch.cat([y_f, y_r])
@@ -423,6 +431,14 @@ class Players:
         return copy.deepcopy(self.student.state_dict())
 
 
+class Checked(NamedTuple):
+    """Weights a check saw inside the guard, and what the witness saw in them."""
+
+    step: int
+    weights: dict
+    evidence: float
+
+
 def controlled_loop(p: Players, witness: Witness, cfg: Config, history: UnlearnHistory, bar) -> None:
     """Push until the witness finds no evidence or the budget is spent; return only checked weights inside the guard.
 
@@ -430,65 +446,67 @@ def controlled_loop(p: Players, witness: Witness, cfg: Config, history: UnlearnH
     """
     target, tolerance = history.target, history.tolerance
     evidence, ratio = witness.evidence(p.student), witness.retain_ratio(p.student)
-    history.record(0, evidence, ratio, witness.forget_mse(p.student), 0.0, p.s.forget_weight)
-    kept = inside = (0, p.weights(), evidence)  # (step, weights, evidence) of a check inside the guard
-    step = ramp_from = 0
-    while evidence > target and step < cfg.unlearn_max_steps:
-        lr = cfg.unlearn_lr * min(1.0, (step - ramp_from + 1) / cfg.ramp_steps)  # gentle first, then brisk
-        if not p.step(lr):
-            history.stop_reason, history.stopped = NON_FINITE, f"non-finite loss at step {step + 1}; " \
-                                                               "lower cfg.unlearn_lr"
+    w, step, ramp_from = cfg.forget_weight, 0, 0  # the push starts gentle: small w, and a ramp for the rate
+    history.record(0, evidence, ratio, witness.forget_mse(p.student), 0.0, w)
+    kept = inside = Checked(0, p.weights(), evidence)  # the least evidence so far, and the latest check inside
+    met = 0 if evidence > target else CONFIRMATIONS  # checks in a row that met the target (none needed at step 0)
+    while met < CONFIRMATIONS and step < cfg.unlearn_max_steps:
+        lr = cfg.unlearn_lr * min(1.0, (step - ramp_from + 1) / cfg.ramp_steps)
+        if not p.step(lr, w):
+            history.stop_reason = NON_FINITE
+            history.stopped = f"non-finite loss at step {step + 1}; lower cfg.unlearn_lr"
             break
         step += 1
         bar.update(1)
         if step % cfg.check_every and step < cfg.unlearn_max_steps:
             continue
         evidence, ratio = witness.evidence(p.student), witness.retain_ratio(p.student)
-        history.record(step, evidence, ratio, witness.forget_mse(p.student), lr, p.s.forget_weight)
+        history.record(step, evidence, ratio, witness.forget_mse(p.student), lr, w)
         if ratio > 1 + tolerance:  # outside the guard: back to the last weights inside it, gentler
             history.reverts.append(step)
-            p.student.load_state_dict(inside[1])
+            p.student.load_state_dict(inside.weights)
             p.fresh_optimizer()
-            p.s.forget_weight *= 0.5
-            ramp_from, evidence = step, math.inf  # a new ramp; never stop on weights outside the guard
+            w, ramp_from, met = 0.5 * w, step, 0  # a new ramp; weights outside the guard never count
             continue
-        inside = (step, p.weights(), evidence)
-        if evidence < kept[2]:
-            kept = inside
+        inside = Checked(step, p.weights(), evidence)
+        kept = inside if evidence < kept.evidence else kept
+        met = met + 1 if evidence <= target else 0
         if ratio < 1 + 0.5 * tolerance:  # room to spare: more weight on forgetting
-            p.s.forget_weight = min(1.5 * p.s.forget_weight, FORGET_WEIGHT_CAP * cfg.forget_weight)
+            w = min(1.5 * w, FORGET_WEIGHT_CAP * cfg.forget_weight)
         elif ratio > 1 + 0.8 * tolerance:  # close to the guard: more weight on keeping
-            p.s.forget_weight *= 0.7
-    p.student.load_state_dict(kept[1])
-    history.kept_step, history.steps = kept[0], step
+            w = 0.7 * w
+    p.student.load_state_dict(kept.weights)
+    history.kept_step, history.steps = kept.step, step
     if history.stop_reason:
         return
-    share = f"the witness names {kept[2]:.1%} of held-out forget digits as a forget digit"
-    if kept[2] <= target and step == 0:
+    share = f"the witness's belief in a forget digit is {kept.evidence:.1%}"
+    if met >= CONFIRMATIONS and step == 0:
         history.stop_reason = ALREADY_GONE
-        history.stopped = f"nothing to do: {share} before any step, at most the target {target:.1%} of strength " \
-                          f"{history.strength:g}; raise the strength to forget more"
-    elif kept[2] <= target:
-        history.stop_reason, history.stopped = EVIDENCE_GONE, f"evidence gone at step {kept[0]}: {share}"
+        history.stopped = (f"nothing to do: before any step {share}, at most the target {target:.1%} of strength "
+                           f"{history.strength:g}; raise the strength to forget more")
+    elif met >= CONFIRMATIONS:
+        history.stop_reason, history.stopped = EVIDENCE_GONE, f"evidence gone at step {step}; kept step " \
+                                                              f"{kept.step}, where {share}"
     else:
         history.stop_reason = BUDGET
-        history.stopped = f"step budget ({cfg.unlearn_max_steps}) used up; kept step {kept[0]}, where {share}"
+        history.stopped = f"step budget ({cfg.unlearn_max_steps}) used up; kept step {kept.step}, where {share}"
+
+
+@torch.no_grad()
+def research_val_loss(model: MAE, aux: MAE, images: torch.Tensor) -> float:
+    """The research code's validation loss: MSE(out, x) + 1 / (MSE(out, aux_out) + 1e-8), beta left out."""
+    out = model.eval()(images)
+    return (F.mse_loss(out, images) + 1 / (F.mse_loss(out, aux(images)) + 1e-8)).item()
 
 
 def research_loop(p: Players, witness: Witness, cfg: Config, history: UnlearnHistory, bar) -> None:
     """The research code's rules: the whole budget at a constant rate; keep the checked weights of lowest val loss."""
-    val = torch.cat([witness.x_f, witness.x_r])
-
-    @torch.no_grad()
-    def research_val_loss() -> float:  # MSE(out, x) + 1 / (MSE(out, aux_out) + 1e-8), beta left out
-        out = p.student.eval()(val)
-        return (F.mse_loss(out, val) + 1 / (F.mse_loss(out, p.s.aux_out(val)) + 1e-8)).item()
-
+    val = torch.cat([witness.x_f, witness.x_r])  # held-out digits of both groups, as the research code validated
     history.record(0, witness.evidence(p.student), witness.retain_ratio(p.student), witness.forget_mse(p.student),
-                   0.0, p.s.forget_weight)
-    kept, best = (0, p.weights()), research_val_loss()
+                   0.0, 0.0)
+    kept, best = Checked(0, p.weights(), history.evidence[0]), research_val_loss(p.student, p.s.aux, val)
     for step in range(1, cfg.unlearn_max_steps + 1):
-        if not p.step(cfg.unlearn_lr):
+        if not p.step(cfg.unlearn_lr, 0.0):
             history.stop_reason = NON_FINITE
             history.stopped = f"non-finite loss at step {step}; lower the strength or cfg.unlearn_lr"
             break
@@ -496,14 +514,14 @@ def research_loop(p: Players, witness: Witness, cfg: Config, history: UnlearnHis
         history.steps = step
         if step % cfg.check_every == 0 or step == cfg.unlearn_max_steps:
             history.record(step, witness.evidence(p.student), witness.retain_ratio(p.student),
-                           witness.forget_mse(p.student), cfg.unlearn_lr, p.s.forget_weight)
-            if (value := research_val_loss()) < best:
-                kept, best = (step, p.weights()), value
-    p.student.load_state_dict(kept[1])
-    history.kept_step = kept[0]
+                           witness.forget_mse(p.student), cfg.unlearn_lr, 0.0)
+            if (value := research_val_loss(p.student, p.s.aux, val)) < best:
+                kept, best = Checked(step, p.weights(), history.evidence[-1]), value
+    p.student.load_state_dict(kept.weights)
+    history.kept_step = kept.step
     if not history.stop_reason:
         history.stop_reason = BUDGET
-        history.stopped = f"step budget used up; kept step {kept[0]}, the lowest validation loss"
+        history.stopped = f"step budget used up; kept step {kept.step}, the lowest validation loss"
 
 
 def check_aux(model: MAE, aux: MAE) -> None:
@@ -530,18 +548,11 @@ def unlearn(model: MAE, aux: MAE, cfg: Config | None = None, method: str | Calla
     if loss_fn is None:
         raise ValueError(f"method must be one of {METHODS} or a loss function f(s, x_f, x_r, cfg); got {method!r}")
     name = method if isinstance(method, str) else getattr(method, "__name__", "custom")
-    strength = as_number(cfg.strength, "strength")
-    if strength < 0:
-        raise ValueError(f"strength must be >= 0 (0 = no unlearning); got {cfg.strength!r}")
-    for key in ("unlearn_max_steps", "check_every", "retain_batch", "forget_batch", "q_fit_steps", "witness_images",
-                "ramp_steps"):
-        if isinstance(getattr(cfg, key), bool) or not isinstance(getattr(cfg, key), int) or getattr(cfg, key) < 1:
-            raise ValueError(f"cfg.{key} must be a whole number >= 1; got {getattr(cfg, key)!r}")
-    check_aux(model, aux)
-    cfg, device, tic = cfg.replace(strength=strength), resolve_device(device), time.perf_counter()
+    check_aux(model, aux)  # every number in cfg was range-checked when the Config was made
+    strength, device, tic = cfg.strength, resolve_device(device), time.perf_counter()
     forget, retain = split_digits(cfg.forget_digits)
-    history = UnlearnHistory(method=name, strength=strength, target=cfg.forget_target / strength if strength else 0.0,
-                             tolerance=cfg.retain_tolerance * strength)
+    target = min(1.0, cfg.forget_target / strength) if strength else 0.0
+    history = UnlearnHistory(method=name, strength=strength, target=target, tolerance=cfg.retain_tolerance * strength)
     if strength == 0:  # the one dial at zero: nothing changes, whatever the method
         history.stop_reason, history.stopped = NO_STRENGTH, "strength 0: no unlearning"
         return copy.deepcopy(model).to(device).eval(), history

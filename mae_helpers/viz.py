@@ -150,25 +150,50 @@ def plot_curves(training: dict[str, dict], unlearning=None, path: str | Path | N
     return fig
 
 
-def plot_unlearning(history, ax=None):
-    """What the loop saw at each check: witness on held-out forget digits (left axis), retained MSE ratio (right)."""
+def plot_unlearning(history, ax=None, controls: bool = True):
+    """What the loop saw at each check, and (controls, on a figure of its own) how the controller set its two dials.
+
+    Top: the witness's belief in a forget digit (left axis, target dotted) and the retained
+    MSE ratio (right axis, guard dotted), the kept check (a grey line) and every revert (x).
+    Bottom: the learning rate (its ramp at the start and after each revert) and the weight w.
+    """
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
-    ax.plot(history.step, history.recognised, "o-", ms=3, color="C3", label="forget digits the witness recognises")
+        rows = 2 if controls else 1
+        fig, axes = plt.subplots(rows, 1, figsize=(5.8, 3.6 + 1.9 * (rows - 1)), sharex=True, squeeze=False,
+                                 layout="constrained", height_ratios=[2, 1][:rows])
+        ax, below = axes[0][0], (axes[1][0] if controls else None)
+    else:
+        below = None
+    ax.plot(history.step, history.evidence, "o-", ms=3, color="C3", label="witness: belief in a forget digit")
     if history.target > 0:
         ax.axhline(history.target, color="C3", ls=":", lw=1, label=f"target {history.target:.1%}")
-    ax.set_xlabel("unlearning step")
-    ax.set_ylabel("recognised (held out)", color="C3")
+    ax.axvline(history.kept_step, color="0.5", lw=1, label=f"kept: step {history.kept_step}")
+    ax.set_ylabel("witness (held out)", color="C3")
     ax.set_ylim(0, 1)
     right = ax.twinx()
     right.plot(history.step, history.retain_ratio, "s-", ms=3, color="C0", label="retained MSE / original's")
+    reverts = [r for s, r in zip(history.step, history.retain_ratio) if s in history.reverts]
+    if reverts:
+        right.plot(history.reverts, reverts, "x", ms=8, color="k", label="revert (outside the guard)")
     if history.tolerance > 0:
         right.axhline(1 + history.tolerance, color="C0", ls=":", lw=1, label=f"guard {1 + history.tolerance:.2f}x")
     right.set_ylabel("retained MSE ratio (held out)", color="C0")
     lines = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
-    ax.legend(lines, [line.get_label() for line in lines], fontsize=7, loc="upper center", ncol=2,
-              bbox_to_anchor=(0.5, -0.2), frameon=False)
     ax.set_title(f"unlearning ({history.method}, strength {history.strength:g}): {history.steps} steps")
+    if below is None:
+        ax.set_xlabel("unlearning step")
+        ax.legend(lines, [line.get_label() for line in lines], fontsize=7, loc="upper center", ncol=2,
+                  bbox_to_anchor=(0.5, -0.2), frameon=False)
+        return ax.figure
+    ax.legend(lines, [line.get_label() for line in lines], fontsize=7, loc="upper right", ncol=1)
+    below.plot(history.step[1:], history.lr[1:], "o-", ms=3, color="C2", label="learning rate (ramp)")
+    below.set_yscale("log")
+    below.set_ylabel("learning rate", color="C2")
+    weight = below.twinx()
+    weight.plot(history.step, history.forget_weight, "s-", ms=3, color="C1", label="forgetting weight w")
+    weight.set_yscale("log")
+    weight.set_ylabel("w", color="C1")
+    below.set_xlabel("unlearning step")
     return ax.figure

@@ -12,13 +12,33 @@ if "MAE_CACHE_DIR" not in os.environ:  # tests never reuse a model a user traine
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from mae_helpers import get_mnist_loaders  # noqa: E402
+from mae_helpers import MAE, get_config, get_mnist_loaders, train_and_validate  # noqa: E402
+
+SMALL = dict(epochs=3, max_train_images=1200, source="offline", seed=0)  # judge: ~88% test accuracy in seconds
 
 
 @pytest.fixture(scope="session")
 def small_loaders():
     """Loaders over 1,200 offline training images (all digits), batch 128."""
     return get_mnist_loaders(source="offline", batch_size=128, max_train_images=1200, seed=0, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def judge():
+    """The judge of the SMALL config (trained once per session, then cached)."""
+    from mae_helpers import train_judge
+
+    return train_judge(get_config(**SMALL), device="cpu", progress=False)
+
+
+@pytest.fixture(scope="session")
+def trained_mae():
+    """An MAE trained for 5 s on small_loaders' 960 training images: its reconstructions are recognisable."""
+    loaders = get_mnist_loaders(source="offline", batch_size=32, max_train_images=1200, seed=0, device="cpu")
+    torch.manual_seed(0)
+    model = MAE()
+    train_and_validate(model, loaders.train, loaders.val, epochs=8, lr=3e-3, progress=False, device="cpu")
+    return model.eval()
 
 
 @pytest.fixture

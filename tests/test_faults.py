@@ -578,7 +578,7 @@ def test_unlearn_itself_takes_a_numpy_strength(experiment):
 
     from mae_helpers.unlearn import unlearn
 
-    cfg = tiny_config(forget_digits=(0,), unlearn_max_steps=2, cooldown_steps=1, q_fit_steps=2, witness_images=64)
+    cfg = tiny_config(forget_digits=(0,), unlearn_max_steps=2, q_fit_steps=2, witness_images=64)
     for strength in (np.float32(1.0), torch.tensor(1.0)):
         # dataclasses.replace skips Config.replace's checks: unlearn itself must read the number
         _, history = unlearn(experiment.original, experiment.original, dataclasses.replace(cfg, strength=strength),

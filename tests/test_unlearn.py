@@ -1,144 +1,207 @@
-"""The unlearning loop on a small offline subset: it forgets, controls itself, takes its settings from cfg."""
+"""The unlearning loop on a small offline subset: it forgets, returns checked weights inside the guard, controls itself.
 
+Every assertion about the result is made on the *returned* weights, measured again here on the
+witness's held-out digits or the test digits, not on the loop's own last record.
+"""
+
+import copy
 import dataclasses
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from mae_helpers import MAE, get_config, train_cached
 from mae_helpers.data import loaders_for
-from mae_helpers.evaluate import judge_scores, train_judge
+from mae_helpers.evaluate import judge_scores, train_judge, train_witness
 from mae_helpers.train import reconstruction_mse
 from mae_helpers.unlearn import (
+    ALREADY_GONE,
+    BUDGET,
+    CONFIRMATIONS,
+    EVIDENCE_GONE,
+    NON_FINITE,
     ORIGINAL_BETA,
-    Run,
     UnlearnState,
+    Witness,
     batches,
     loss_original,
     repulsion,
+    research_val_loss,
     train_auxiliary,
     unlearn,
 )
 
-FORGET = (1, 7)
+FORGET = (2, 6)  # a pair no benchmark names
 RETAIN = tuple(d for d in range(10) if d not in FORGET)
 
 
 @pytest.fixture(scope="module")
 def setup():
-    """A small but working original model, its auxiliary and a judge (about half a minute on 2 cores)."""
+    """A small but working original model, its auxiliary, the judge and the witness (under a minute on 2 cores)."""
     cfg = get_config(source="offline", max_train_images=2000, epochs=6, batch_size=32, forget_digits=FORGET,
-                     unlearn_max_steps=60, check_every=10, cooldown_steps=10, retain_batch=64, q_fit_steps=30,
-                     witness_images=256)
+                     unlearn_max_steps=80, check_every=10, retain_batch=64, forget_batch=64, q_fit_steps=30,
+                     witness_images=256, witness_steps=200)
     original, _ = train_cached("main", None, cfg, progress=False)
     aux, _ = train_auxiliary(FORGET, cfg, progress=False)
-    judge = train_judge(cfg, progress=False)
-    return cfg, original, aux, judge
+    return cfg, original, aux, train_judge(cfg, progress=False), train_witness(original, cfg, progress=False)
+
+
+def held_out(cfg, original, witness_net):
+    """The witness of a run with `cfg`: the same held-out digits the loop watched."""
+    everything = loaders_for(cfg)
+    return Witness(witness_net, original, loaders_for(cfg, FORGET).val.dataset, loaders_for(cfg, RETAIN).val.dataset,
+                   everything.train.dataset.images, FORGET, cfg.witness_images)
+
+
+def same_weights(a, b) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
 
 
 def test_the_loop_forgets_and_keeps_the_rest(setup):
-    cfg, original, aux, judge = setup
+    cfg, original, aux, judge, witness_net = setup
     everything, forget, retain = loaders_for(cfg), loaders_for(cfg, FORGET), loaders_for(cfg, RETAIN)
     weights = {k: v.clone() for k, v in original.state_dict().items()}
-    unlearned, history = unlearn(original, aux, cfg, progress=False)
+    unlearned, history = unlearn(original, aux, cfg, progress=False, witness_net=witness_net)
     before = judge_scores(judge, original, everything.test, FORGET)
     after = judge_scores(judge, unlearned, everything.test, FORGET)
     assert before["judge_acc_forget"] > 0.5, "the original must recognisably reconstruct the digits to forget"
-    assert after["judge_acc_forget"] < 0.5 * before["judge_acc_forget"]
-    assert after["judge_acc_retain"] > before["judge_acc_retain"] - 0.05
+    assert after["judge_acc_forget"] < 0.2 * before["judge_acc_forget"]
+    assert after["judge_acc_retain"] > before["judge_acc_retain"] - 0.06
     assert reconstruction_mse(unlearned, forget.test) > 1.3 * reconstruction_mse(original, forget.test)
-    # the guard held on the held-out digits the loop watched, and the test digits agree
-    assert history.retain_ratio[-1] <= 1 + history.tolerance
-    assert reconstruction_mse(unlearned, retain.test) < (1 + 2 * history.tolerance) * reconstruction_mse(
+    # the returned weights are inside the guard on the held-out digits, and the test digits agree
+    watched = held_out(cfg, original, witness_net)
+    assert watched.retain_ratio(unlearned) <= 1 + history.tolerance
+    assert watched.evidence(unlearned) < 0.3 * watched.evidence(original)
+    assert reconstruction_mse(unlearned, retain.test) < (1 + 1.5 * history.tolerance) * reconstruction_mse(
         original, retain.test)
-    assert history.recognised[-1] < 0.5 * history.recognised[0]
-    assert history.step[0] == 0 and history.steps > 0 and history.seconds > 0
+    assert history.step[0] == 0 and history.steps > 0 and history.seconds > 0 and history.dropped_copies == 0
     assert all(torch.equal(weights[k], v) for k, v in original.state_dict().items()), "the original was changed"
 
 
-def test_the_stop_rule_fires_once_the_evidence_is_gone(setup):
-    cfg, original, aux, _ = setup
+def test_the_returned_weights_are_those_of_the_kept_check(setup):
+    cfg, original, aux, _, witness_net = setup
+    never = cfg.replace(forget_target=0.0, unlearn_max_steps=60)  # the budget decides, so every check is a candidate
+    model, history = unlearn(original, aux, never, progress=False, witness_net=witness_net)
+    assert history.stop_reason == BUDGET and history.kept_step in history.step
+    at_kept = history.step.index(history.kept_step)
+    inside = [e for e, r in zip(history.evidence, history.retain_ratio) if r <= 1 + history.tolerance]
+    assert history.evidence[at_kept] == min(inside), "it keeps the check inside the guard with the least evidence"
+    watched = held_out(never, original, witness_net)
+    assert watched.evidence(model) == pytest.approx(history.evidence[at_kept], abs=1e-6)
+    assert watched.retain_ratio(model) == pytest.approx(history.retain_ratio[at_kept], abs=1e-6)
+    if history.kept_step:  # the same run cut at the kept step ends on exactly these weights
+        cut, _ = unlearn(original, aux, never.replace(unlearn_max_steps=history.kept_step), progress=False,
+                         witness_net=witness_net)
+        assert same_weights(model, cut)
+
+
+def test_the_push_ramps_up_from_gentle(setup):
+    cfg, original, aux, _, witness_net = setup
+    _, history = unlearn(original, aux, cfg.replace(forget_target=0.0, unlearn_max_steps=40, ramp_steps=20),
+                         progress=False, witness_net=witness_net)
+    # the learning rate in force at steps 10, 20, 30: half-way up the ramp, then all of it
+    assert history.lr[1:4] == pytest.approx([cfg.unlearn_lr * 10 / 20, cfg.unlearn_lr, cfg.unlearn_lr])
+    assert history.forget_weight[0] == cfg.forget_weight, "w starts at cfg.forget_weight"
+    assert max(history.forget_weight) > cfg.forget_weight, "and grows while the retained digits have room"
+
+
+def test_a_check_outside_the_guard_reverts_to_the_last_weights_inside(setup):
+    cfg, original, aux, _, witness_net = setup
+    reckless = cfg.replace(unlearn_lr=2e-2, ramp_steps=20, forget_weight=0.5, retain_tolerance=0.02,
+                           forget_target=0.0, unlearn_max_steps=60)
+    model, history = unlearn(original, aux, reckless, progress=False, witness_net=witness_net)
+    assert history.reverts, "this run must leave the guard for the test to mean anything"
+    first = history.reverts[0]
+    after = history.step.index(first) + 1
+    assert history.lr[after] == pytest.approx(reckless.unlearn_lr * 10 / 20), "after a revert the rate ramps again"
+    assert history.forget_weight[after] == pytest.approx(0.5 * history.forget_weight[after - 1])
+    watched = held_out(reckless, original, witness_net)
+    assert watched.retain_ratio(model) <= 1 + history.tolerance, "the returned weights are inside the guard"
+    assert history.retain_ratio[history.step.index(history.kept_step)] <= 1 + history.tolerance
+
+
+def test_the_stop_rule_needs_two_checks_in_a_row_and_keeps_the_least_evidence(setup):
+    cfg, original, aux, _, witness_net = setup
     lenient = cfg.replace(forget_target=0.4, unlearn_max_steps=200)
-    _, history = unlearn(original, aux, lenient, progress=False)
-    assert history.stopped.startswith("evidence gone")
-    pushed = history.steps - lenient.cooldown_steps
-    assert pushed < lenient.unlearn_max_steps, "it stopped before its budget"
-    assert history.step[-2] == pushed and history.recognised[-2] <= 0.4 < history.recognised[0]
-    assert all(r > 0.4 for r, ratio in zip(history.recognised[:-2], history.retain_ratio[:-2])
-               if ratio <= 1 + history.tolerance), "it stopped at the first check that met the rule"
+    model, history = unlearn(original, aux, lenient, progress=False, witness_net=witness_net)
+    assert history.stop_reason == EVIDENCE_GONE and history.steps < lenient.unlearn_max_steps
+    assert history.steps == history.step[-1] and not history.reverts
+    met = [e <= 0.4 for e in history.evidence]
+    assert met[-CONFIRMATIONS:] == [True] * CONFIRMATIONS, "it stops once the target is met in checks in a row"
+    assert not any(all(met[i:i + CONFIRMATIONS]) for i in range(len(met) - CONFIRMATIONS)), "and not before"
+    assert history.kept_step == history.step[history.evidence.index(min(history.evidence))]
+    assert held_out(lenient, original, witness_net).evidence(model) == pytest.approx(min(history.evidence), abs=1e-6)
 
 
-def test_the_guard_never_returns_weights_that_damage_the_retained_digits(setup):
-    cfg, original, aux, _ = setup
-    reckless = cfg.replace(unlearn_lr=2e-2, retain_tolerance=0.02, forget_weight=5.0)
-    model, history = unlearn(original, aux, reckless, progress=False)
-    tolerance = history.tolerance
-    assert max(history.retain_ratio) > 1 + tolerance, "this run must overshoot for the test to mean anything"
-    assert history.retain_ratio[-1] <= 1 + tolerance or "kept step" in history.stopped
-    held_out = loaders_for(cfg, RETAIN).val.dataset.images[: cfg.witness_images]
-    with torch.no_grad():
-        ratio = F.mse_loss(model(held_out), held_out) / F.mse_loss(original(held_out), held_out)
-    assert ratio.item() <= 1 + tolerance + 1e-6
-
-
-def test_the_loop_returns_the_checked_weights_with_the_least_evidence(setup, monkeypatch):
-    import mae_helpers.unlearn as U
-
-    cfg, original, aux, _ = setup
-    never = cfg.replace(forget_target=0.0, cooldown_steps=0, unlearn_max_steps=40)  # the budget decides
-
-    def scripted_witness(*seen):  # what the witness "sees" at steps 0, 10, 20, 30, 40 (and after)
-        counts = iter(seen)
-        monkeypatch.setattr(U.Witness, "recognised", lambda self, model: next(counts))
-
-    scripted_witness(0.9, 0.3, 0.1, 0.4, 0.2, 0.2)  # least evidence at step 20
-    model, history = unlearn(original, aux, never, progress=False)
-    assert history.step[:5] == [0, 10, 20, 30, 40]
-    assert history.stopped.endswith("kept step 20"), history.stopped
-    scripted_witness(0.9, 0.3, 0.1, 0.1)
-    cut, _ = unlearn(original, aux, never.replace(unlearn_max_steps=20), progress=False)
-    scripted_witness(0.9, 0.8, 0.7, 0.6, 0.5, 0.5)  # least at the last step
-    last, history_last = unlearn(original, aux, never, progress=False)
-    assert history_last.stopped.endswith("kept step 40")
-    same = [torch.equal(a, b) for a, b in zip(model.state_dict().values(), cut.state_dict().values())]
-    assert all(same), "the returned weights are those of step 20"
-    assert not torch.equal(model.decoder[-2].weight, last.decoder[-2].weight)
+def test_nothing_to_do_says_how_much_evidence_there_is(setup):
+    cfg, original, aux, _, witness_net = setup
+    model, history = unlearn(original, aux, cfg.replace(strength=0.01), progress=False, witness_net=witness_net)
+    assert history.stop_reason == ALREADY_GONE and history.steps == 0 and history.target == 1.0
+    assert all(torch.equal(a, b) for a, b in zip(model.autoencoder_parameters(), original.autoencoder_parameters()))
+    assert f"{history.evidence[0]:.1%}" in history.stopped and "raise the strength" in history.stopped
 
 
 def test_every_setting_comes_from_cfg(setup):
-    cfg, original, aux, _ = setup
-    never = cfg.replace(forget_target=0.0)  # the witness never reaches 0%: the budget decides
-    short, h_short = unlearn(original, aux, never.replace(unlearn_max_steps=20), progress=False)
-    long, h_long = unlearn(original, aux, never.replace(unlearn_max_steps=40), progress=False)
-    assert (h_short.steps, h_long.steps) == (20 + cfg.cooldown_steps, 40 + cfg.cooldown_steps)
-    assert not torch.equal(short.decoder[-2].weight, long.decoder[-2].weight)
-    same, _ = unlearn(original, aux, never.replace(unlearn_max_steps=20), progress=False)
-    assert all(torch.equal(a, b) for a, b in zip(short.state_dict().values(), same.state_dict().values())), \
-        "the same config gives the same model"
-    slower, _ = unlearn(original, aux, never.replace(unlearn_max_steps=20, unlearn_lr=1e-4), progress=False)
-    assert not torch.equal(short.decoder[-2].weight, slower.decoder[-2].weight)
+    cfg, original, aux, _, witness_net = setup
+    never = cfg.replace(forget_target=0.0)
+
+    def run(**changes):
+        return unlearn(original, aux, never.replace(**changes), progress=False, witness_net=witness_net)
+
+    (short, h_short), (long, h_long) = run(unlearn_max_steps=20), run(unlearn_max_steps=40)
+    assert not same_weights(short, long)
+    assert (h_short.steps, h_long.steps) == (20, 40)
+    assert same_weights(short, run(unlearn_max_steps=20)[0]), "the same config gives the same model"
+    assert not same_weights(short, run(unlearn_max_steps=20, unlearn_lr=1e-4)[0])
+    assert not same_weights(short, run(unlearn_max_steps=20, forget_batch=32)[0])
 
 
 def test_more_strength_never_forgets_less(setup):
-    cfg, original, aux, judge = setup
+    cfg, original, aux, judge, witness_net = setup
     test = loaders_for(cfg).test
     judged, costs = [], []
-    for strength in (0.0, 0.1, 1.0, 4.0):
-        model, history = unlearn(original, aux, cfg.replace(strength=strength), progress=False)
+    for strength in (0.0, 0.3, 1.0, 4.0):
+        model, history = unlearn(original, aux, cfg.replace(strength=strength, unlearn_max_steps=120),
+                                 progress=False, witness_net=witness_net)
         judged.append(judge_scores(judge, model, test, FORGET)["judge_acc_forget"])
-        costs.append(history.retain_ratio[-1])
-        if strength == 0:
-            assert history.steps == 0
-            assert all(torch.equal(a, b) for a, b in zip(model.autoencoder_parameters(),
-                                                          original.autoencoder_parameters()))
-    assert judged[0] > judged[1] > judged[2] >= judged[3], f"judged forgotten {judged} at strengths 0, 0.1, 1, 4"
-    assert costs[1] <= costs[2] <= costs[3], f"retained MSE ratios {costs}"
+        costs.append(reconstruction_mse(model, loaders_for(cfg, RETAIN).test))
+    assert judged[0] > judged[1] >= judged[2] >= judged[3], f"judged forgotten {judged} at strengths 0, 0.3, 1, 4"
+    # more strength may cost more, never meaningfully less (1%: two runs that stop at the same place differ by noise)
+    assert all(later >= 0.99 * earlier for earlier, later in zip(costs, costs[1:])), f"retained MSE {costs}"
+    assert costs[3] > costs[0]
+
+
+@pytest.mark.parametrize("method", ["original", "evidence", "repel", "finetune", "neggrad"])
+def test_strength_zero_returns_the_original_whatever_the_method(setup, method):
+    cfg, original, aux, _, witness_net = setup
+    model, history = unlearn(original, aux, cfg.replace(strength=0), method=method, progress=False,
+                             witness_net=witness_net)
+    assert same_weights(model, original) and history.steps == 0 and "strength 0" in history.stopped
+
+
+def test_the_callers_networks_are_neither_changed_nor_moved_nor_switched(setup):
+    cfg, original, aux, _, witness_net = setup
+    before = {name: copy.deepcopy(net.state_dict()) for name, net in (("original", original), ("aux", aux))}
+    original.train(), aux.train()
+    unlearn(original, aux, cfg.replace(unlearn_max_steps=10), progress=False, witness_net=witness_net)
+    for name, net in (("original", original), ("aux", aux)):
+        assert net.training, f"{name} was switched to eval mode"
+        assert all(torch.equal(a, b) for a, b in zip(before[name].values(), net.state_dict().values())), name
+    original.eval(), aux.eval()
+
+
+def test_repel_forgets_without_the_readers(setup):
+    cfg, original, aux, _, witness_net = setup
+    model, history = unlearn(original, aux, cfg, method="repel", progress=False, witness_net=witness_net)
+    watched = held_out(cfg, original, witness_net)
+    assert watched.evidence(model) < 0.8 * watched.evidence(original)
+    assert watched.retain_ratio(model) <= 1 + history.tolerance
+    assert torch.equal(model.q_layers[0].weight, original.q_layers[0].weight), "no learning move: Q-layers untouched"
 
 
 def test_the_original_method_is_the_research_loss_on_batches_of_all_digits(setup):
-    cfg, original, aux, _ = setup
+    cfg, original, aux, _, witness_net = setup
     x = torch.linspace(-1, 1, 2 * 784).reshape(2, 1, 28, 28)
     model, aux_small = MAE(), MAE()
     with torch.no_grad():
@@ -146,21 +209,15 @@ def test_the_original_method_is_the_research_loss_on_batches_of_all_digits(setup
     # by hand: the mean of the squared differences, and beta over it
     mse = ((out - x) ** 2).sum() / x.numel()
     distance = ((out - aux_out) ** 2).sum() / x.numel()
-    expected = mse + 0.1 / (distance + 1e-8)
-    s = UnlearnState(model, aux_small, model, 0.0, torch.ones(10, dtype=torch.bool), beta=ORIGINAL_BETA)
-    assert loss_original(s, x[:1], x[1:], cfg).item() == pytest.approx(expected.item(), rel=1e-6)
-    assert ORIGINAL_BETA == 0.1
-    # its batches are cfg.batch_size images of all digits, forget and retained ones mixed
+    s = UnlearnState(model, None, aux_small, model, 0.0, torch.ones(10, dtype=torch.bool), beta=ORIGINAL_BETA)
+    assert loss_original(s, x[:1], x[1:], cfg).item() == pytest.approx((mse + 0.1 / (distance + 1e-8)).item(),
+                                                                      rel=1e-6)
+    assert research_val_loss(model, aux_small, x) == pytest.approx((mse + 1 / (distance + 1e-8)).item(), rel=1e-5)
+    # its batches are cfg.forget_batch images of all digits, forget and retained ones mixed
     x_f, y_f, x_r, y_r = next(batches(cfg, all_digits=True, device="cpu"))
-    assert len(x_f) + len(x_r) == cfg.batch_size and set(y_f.tolist()) <= set(FORGET)
+    assert len(x_f) + len(x_r) == cfg.forget_batch and set(y_f.tolist()) <= set(FORGET)
     assert len(y_f) > 0 and len(y_r) > 0 and not set(y_r.tolist()) & set(FORGET)
-    # validation as the research code: the 1 / MSE term without beta
-    run = Run(original, aux, loss_original, cfg.replace(strength=3.0), "cpu", all_digits=True)
-    with torch.no_grad():
-        v = run.val_images
-        research = F.mse_loss(original(v), v) + 1 / (F.mse_loss(original(v), aux(v)) + 1e-8)
-    assert run.research_val_loss() == pytest.approx(research.item(), rel=1e-5)
-    model, history = unlearn(original, aux, cfg, method="original", progress=False)
+    _, history = unlearn(original, aux, cfg, method="original", progress=False, witness_net=witness_net)
     assert history.steps == cfg.unlearn_max_steps and "lowest validation loss" in history.stopped
 
 
@@ -171,33 +228,23 @@ def test_repulsion_is_bounded_and_largest_at_the_target():
 
 
 def test_bad_input_raises_clear_errors(setup):
-    cfg, original, aux, _ = setup
-    for strength in (-1, float("nan"), float("inf")):  # dataclasses.replace skips cfg.replace's checks
+    cfg, original, aux, _, _ = setup
+    for strength in (-1, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="strength"):
             unlearn(original, aux, dataclasses.replace(cfg, strength=strength), progress=False)
     with pytest.raises(ValueError, match="method"):
         unlearn(original, aux, cfg, method="magic", progress=False)
     with pytest.raises(ValueError, match="architecture"):
         unlearn(original, MAE(channels=(8, 16, 32)), cfg, progress=False)
-    with pytest.raises(ValueError, match="unlearn_max_steps"):
-        unlearn(original, aux, dataclasses.replace(cfg, unlearn_max_steps=0), progress=False)
     for digits, message in [([], "empty"), (range(10), "all ten"), ([3, 11], "0-9"), ([2, 2], "more than once")]:
         with pytest.raises(ValueError, match=message):
             train_auxiliary(digits, cfg, progress=False)
 
 
-def test_numpy_and_tensor_strengths_are_numbers(setup):
-    cfg, original, aux, _ = setup
-    small = cfg.replace(unlearn_max_steps=10, cooldown_steps=2)
-    for strength in (np.float32(0.5), torch.tensor(0.5)):
-        _, history = unlearn(original, aux, small.replace(strength=strength), progress=False)
-        assert history.strength == 0.5
-
-
-def test_non_finite_loss_stops_and_keeps_good_weights(setup, monkeypatch, capsys):
+def test_non_finite_loss_stops_and_keeps_good_weights(setup, capsys):
     import mae_helpers.unlearn as U
 
-    cfg, original, aux, _ = setup
+    cfg, original, aux, _, witness_net = setup
     calls = []
 
     def poisoned(s, x_f, x_r, c):
@@ -205,8 +252,66 @@ def test_non_finite_loss_stops_and_keeps_good_weights(setup, monkeypatch, capsys
         loss = U.loss_evidence(s, x_f, x_r, c)
         return loss * float("nan") if len(calls) > 25 else loss
 
-    model, history = unlearn(original, aux, cfg, method=poisoned, progress=False)
-    assert "non-finite loss at step 26" in history.stopped
+    model, history = unlearn(original, aux, cfg.replace(forget_target=0.0), method=poisoned, progress=False,
+                             witness_net=witness_net)
+    assert history.stop_reason == NON_FINITE and "non-finite loss at step 26" in history.stopped
     assert "non-finite" in capsys.readouterr().err
-    assert history.step == [0, 10, 20] and history.steps == 25
+    assert history.step == [0, 10, 20] and history.steps == 25 and history.kept_step in (0, 10, 20)
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def tiled_mnist(root, mnist_on_disk, copies: int, images: int):
+    """`images` offline training digits, each `copies` times in a random order: validation holds copies."""
+    from mae_helpers.data import load_mnist_arrays
+
+    train_x, train_y, test_x, test_y = load_mnist_arrays("data", "offline")[:4]
+    generator = torch.Generator().manual_seed(1)
+    digits = torch.randperm(len(train_y), generator=generator)[:images]  # the files are sorted by digit
+    pick = digits.repeat(copies)[torch.randperm(images * copies, generator=generator)]
+    return mnist_on_disk(root, (train_x[pick], train_y[pick], test_x, test_y))
+
+
+def test_validation_copies_of_training_digits_are_dropped_and_the_loop_still_forgets(tmp_path, mnist_on_disk):
+    tiled_mnist(tmp_path, mnist_on_disk, copies=2, images=1500)
+    cfg = get_config(source="disk", data_root=str(tmp_path), max_train_images=None, epochs=5, batch_size=32,
+                     forget_digits=FORGET,
+                     unlearn_max_steps=80, check_every=10, retain_batch=64, forget_batch=64, q_fit_steps=30,
+                     witness_images=256, witness_steps=200)
+    original, _ = train_cached("main", None, cfg, progress=False)
+    aux, _ = train_auxiliary(FORGET, cfg, progress=False)
+    judge = train_judge(cfg, progress=False)
+    model, history = unlearn(original, aux, cfg, progress=False)
+    val = loaders_for(cfg).val.dataset
+    assert history.dropped_copies > 0.5 * len(val), "most validation digits have a copy in training"
+    test = loaders_for(cfg).test
+    before = judge_scores(judge, original, test, FORGET)["judge_acc_forget"]
+    assert judge_scores(judge, model, test, FORGET)["judge_acc_forget"] < 0.25 * before
+
+
+def test_validation_holding_only_copies_is_refused_with_the_fix(tmp_path, mnist_on_disk):
+    tiled_mnist(tmp_path, mnist_on_disk, copies=10, images=300)
+    cfg = get_config(source="disk", data_root=str(tmp_path), max_train_images=None, epochs=1, batch_size=64,
+                     forget_digits=FORGET,
+                     unlearn_max_steps=10, witness_steps=20, q_fit_steps=5)
+    original, _ = train_cached("main", None, cfg, progress=False)
+    aux, _ = train_auxiliary(FORGET, cfg, progress=False)
+    with pytest.raises(ValueError, match="copies of training digits.*layouts.py"):
+        unlearn(original, aux, cfg, progress=False)
+
+
+def test_the_witness_counts_a_forget_digit_drawn_as_another_forget_digit(setup):
+    cfg, original, _, _, witness_net = setup
+    watched = held_out(cfg, original, witness_net)
+
+    class DrawsSixes(torch.nn.Module):
+        """Draws every digit as a real 6: a 2 is then not drawn as a 2, yet not forgotten, since 6 goes too."""
+
+        def forward(self, x):
+            sixes = loaders_for(cfg, (6,)).train.dataset.images
+            return sixes[torch.arange(len(x)) % len(sixes)]
+
+    assert watched.evidence(DrawsSixes()) > 0.8
+    with torch.no_grad():
+        twos = watched.x_f[torch.isin(loaders_for(cfg, FORGET).val.dataset.targets[: len(watched.x_f)],
+                                      torch.tensor([2]))]
+        assert len(twos) and F.mse_loss(DrawsSixes()(twos), twos) > 0.1  # the 2s are not drawn as themselves

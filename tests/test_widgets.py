@@ -10,7 +10,7 @@ from mae_helpers.widgets import StrengthScrubber, UnlearningPanel, digit_toggles
 def panel():
     # The same original model as tests/test_unlearn.py (cached once): a blurry one has no evidence to remove.
     cfg = get_config(source="offline", max_train_images=2000, epochs=6, batch_size=32, unlearn_max_steps=30,
-                     cooldown_steps=5, retain_batch=64, q_fit_steps=20, witness_images=256)
+                     retain_batch=64, q_fit_steps=20, witness_images=256)
     original, _ = train_cached("main", None, cfg, progress=False)
     return UnlearningPanel(original, cfg)
 
