@@ -117,7 +117,8 @@ def sweep(args, settings: dict) -> dict:
     _, retrain_meta = retrain(digits(NAMED[0]), base.replace(forget_digits=digits(NAMED[0])), progress=False)
     retrain_seconds = sum(retrain_meta["history"]["seconds"])
     sets = args.sets or forget_sets()
-    print(f"original trained in {sum(meta['history']['seconds']):.0f} s; retrain ({NAMED[0]}) {retrain_seconds:.1f} s; "
+    print(f"original trained in {sum(meta['history']['seconds']):.0f} s; retrain ({NAMED[0]}) "
+          f"{retrain_seconds:.1f} s; "
           f"package judge {judge.test_accuracy:.2%}, independent judge {indep_acc:.2%} on the test digits; "
           f"random sets drawn with seed {SET_SEED}\n\n{SWEEP_HEADER}\n" + "-" * len(SWEEP_HEADER), flush=True)
     rows = []
@@ -161,11 +162,11 @@ def methods(args, settings: dict) -> dict:
     for text in args.sets or NAMED:
         cfg = get_config(fast=False, seed=args.seed, forget_digits=digits(text), **settings)
         p = prepare(cfg, progress=False)
-        train, test = p.everything.train, p.everything.test
 
-        def evaluate(model, relearn=True):
-            block = evaluate_model(model, p.judge, train, test, cfg.forget_digits, relearn=relearn, cfg=cfg)
-            other = judged(indep, model, test, cfg.forget_digits)
+        def evaluate(model, relearn=True, p=p, cfg=cfg):
+            block = evaluate_model(model, p.judge, p.everything.train, p.everything.test, cfg.forget_digits,
+                                   relearn=relearn, cfg=cfg)
+            other = judged(indep, model, p.everything.test, cfg.forget_digits)
             return {**block, "indep_true": other["true"], "indep_any": other["any"]}
 
         refs = {name: evaluate(getattr(p, name)) for name in ("original", "retrained", "retrained_2")}

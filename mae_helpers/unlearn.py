@@ -31,7 +31,8 @@ so the loop controls itself and nothing in it grows with the data set:
   the original's reconstructions of them (`evaluate.train_witness`; not the judge that
   grades the result). Every `cfg.check_every` steps it reads the reconstructions of
   held-out forget digits; its mean belief that they show *any* forget digit (a 0 redrawn as
-  a 9 is not forgotten when 9 goes too) must fall to `cfg.forget_target / strength`: stop;
+  a 9 is not forgotten when 9 goes too) must be at most `cfg.forget_target / strength` at
+  CONFIRMATIONS (2) checks in a row: then stop (one lucky look is not enough);
 * a guard on the retained digits: their held-out MSE may rise by at most
   `cfg.retain_tolerance x strength`. Weights a check finds outside it are never returned;
 * held out means no copy of the image is in the training split: the witness and the guard
