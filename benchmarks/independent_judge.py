@@ -45,12 +45,12 @@ def independent_judge(settings: dict, path: Path) -> tuple[IndependentJudge, flo
     """(judge, test accuracy) for the scale of `settings` (config overrides), trained once and kept at `path`."""
     cfg = get_config(fast=False, seed=SEED, **settings)
     loaders = loaders_for(cfg, None, "cpu")
+    torch.manual_seed(SEED)  # its first weights too
     judge = IndependentJudge()
     if path.exists():
         judge.load_state_dict(torch.load(path, weights_only=True))
         return judge.eval(), classifier_accuracy(judge.eval(), loaders.test, "cpu")
     images, labels = loaders.train.dataset.images, loaders.train.dataset.targets
-    torch.manual_seed(SEED)
     generator = torch.Generator().manual_seed(SEED)
     optimizer = torch.optim.Adam(judge.parameters(), LR)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, LR, total_steps=STEPS)
