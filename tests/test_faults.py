@@ -578,7 +578,7 @@ def test_unlearn_itself_takes_a_numpy_strength(experiment):
 
     from mae_helpers.unlearn import unlearn
 
-    cfg = tiny_config(forget_digits=(0,), unlearn_max_steps=2, q_fit_steps=2, witness_images=64)
+    cfg = tiny_config(forget_digits=(0, 1), unlearn_max_steps=2, q_fit_steps=2, witness_images=64)
     for strength in (np.float32(1.0), torch.tensor(1.0)):
         # dataclasses.replace skips Config.replace's checks: unlearn itself must read the number
         _, history = unlearn(experiment.original, experiment.original, dataclasses.replace(cfg, strength=strength),
@@ -1078,7 +1078,7 @@ def test_prepared_unlearn_refuses_digits_its_auxiliary_network_was_not_trained_o
 
     monkeypatch.setattr(experiment_module, "unlearn", lambda *a, **k: pytest.fail("unlearned the wrong digits"))
     prepared = Prepared(cfg=tiny_config(forget_digits=(0, 3)), original=MAE(), aux=MAE(), retrained=MAE(),
-                        judge=Judge(), training={})
+                        retrained_2=MAE(), judge=Judge(), witness=None, training={})
     with pytest.raises(ValueError, match=r"digits \[0, 3\].*prepare\(cfg.replace\(forget_digits"):
         prepared.unlearn(forget_digits=(1,))
 
@@ -1087,7 +1087,7 @@ def test_forget_batch_is_its_own_setting_outside_the_training_key():
     from mae_helpers.cache import cached_path, mae_key
 
     full, fast = get_config(fast=False), get_config(fast=True)
-    assert (full.forget_batch, fast.forget_batch) == (64, 32)
+    assert (full.forget_batch, fast.forget_batch) == (128, 64)
     data = get_mnist_loaders(source="offline", max_train_images=300).train.dataset
     other = full.replace(forget_batch=7)
     assert cached_path("main", mae_key("main", range(10), other, data)) == \
