@@ -36,17 +36,6 @@ APPLY_METADATA = f"run `python {METADATA_SCRIPT.relative_to(ROOT)}`"
 SANITIZER = NOTEBOOKS / "nbval_sanitize.cfg"
 IGNORE_BUDGET = 12  # code cells, in all notebooks together, whose output nbval does not compare
 
-# Notebooks 03 and 04 get the setup cell, the exercise mechanism and the nbval budget of 01 and 02
-# when they are rewritten (issue 17); until then they fail the checks marked with this. Remove it then.
-REWRITTEN_LATER = pytest.mark.xfail(strict=False, reason="lead rewrites 03/04")
-
-
-def names_but(*later: str) -> list:
-    """NAMES for parametrize, the notebooks in `later` marked REWRITTEN_LATER."""
-    return [pytest.param(name, marks=REWRITTEN_LATER) if name in later else name for name in NAMES]
-
-
-NOT_YET_03_04 = names_but("03_q_layers_and_unlearning", "04_visual_evaluation")
 
 
 
@@ -163,7 +152,7 @@ def test_setup_cell_installs_from_the_repository_only_on_colab(name):
 REPO_COMMIT = re.compile(r'^REPO_COMMIT = "([0-9a-f]*)"', re.M)
 
 
-@pytest.mark.parametrize("name", NOT_YET_03_04)
+@pytest.mark.parametrize("name", NAMES)
 def test_setup_cell_pins_the_package_and_sets_data_device_and_clock(name):
     """The template 01 and 02 set: the Colab install at the commit the notebook was saved from, the offline
     digits with full MNIST one switch away, the package's device choice, and the clock the last cell reads."""
@@ -193,7 +182,7 @@ def calls(code: str, function: str) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("name", NOT_YET_03_04)
+@pytest.mark.parametrize("name", NAMES)
 def test_colab_installs_the_package_the_notebook_was_saved_with(name):
     """mae_helpers/ and pyproject.toml are the same at the stamped commit as at HEAD: else the notebook is stale."""
     match = REPO_COMMIT.search(code_cells(read_ipynb(name))[0].source)
@@ -425,7 +414,7 @@ def test_lesson_has_objectives_prerequisites_summary_and_further_reading(name):
     assert not [ref for ref, pattern in REFERENCES.items() if not re.search(pattern, further)]
 
 
-@pytest.mark.parametrize("name", names_but("04_visual_evaluation"))
+@pytest.mark.parametrize("name", NAMES)
 def test_further_reading_says_what_the_original_project_did(name):
     """The original project is cited for what it is and what it did: a main and an auxiliary MAE (on the digits
     divisible by 3), the β / MSE fine-tuning loss, and Q-layers defined but never used."""
@@ -489,7 +478,7 @@ def exercise_pairs(nb) -> list[tuple]:
             if SOLUTION in cell.metadata.get("tags", [])]
 
 
-@pytest.mark.parametrize("name", NOT_YET_03_04)
+@pytest.mark.parametrize("name", NAMES)
 def test_every_coding_exercise_checks_the_answer_and_keeps_the_learners(name):
     """The exercise cell ends with `exercises.check(...)` of a check with asserts (a wrong answer fails, a missing
     one lets Run All go on); the solution runs the same check and, via `@exercises.solution`, never replaces
@@ -512,7 +501,7 @@ def ignored_cells(name: str) -> list:
             if tags & set(cell.metadata.get("tags", [])) or comment.search(cell.source)]
 
 
-@pytest.mark.parametrize("name", NOT_YET_03_04)
+@pytest.mark.parametrize("name", NAMES)
 def test_each_ignored_output_says_why(name):
     """A cell nbval does not compare says why in a comment (`# nbval-ignore-output: ...`): timings, progress bars
     or numbers that depend on the machine, and nothing that notebooks/nbval_sanitize.cfg could blank out."""
@@ -520,7 +509,6 @@ def test_each_ignored_output_says_why(name):
         assert re.search(r"^# nbval-ignore-output: \w+( \w+){2}", cell.source, re.M), cell.source
 
 
-@REWRITTEN_LATER
 def test_at_most_12_code_cells_in_all_ignore_their_output():
     counts = {name: len(ignored_cells(name)) for name in NAMES}
     assert sum(counts.values()) <= IGNORE_BUDGET, f"cells whose output nbval ignores: {counts}"
