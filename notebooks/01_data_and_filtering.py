@@ -100,7 +100,7 @@ import time
 
 notebook_start = time.perf_counter()
 REPO_URL = "https://github.com/evidence-unlearning/mae-unlearning"
-REPO_COMMIT = "db469d5e0b779ee1d6f89afb7b8173666a8e0d8f"  # the commit this notebook was saved from
+REPO_COMMIT = "8d1431d880d03b1f03eb4484d415afeba31af918"  # the commit this notebook was saved from
 
 if "google.colab" in sys.modules:
     # Colab already has torch; the package only asks for a minimum version, so pip keeps Colab's.
