@@ -138,7 +138,8 @@ def sweep(args, settings: dict) -> dict:
                "seconds": history.seconds, "time_ratio": history.seconds / retrain_seconds,
                "stop": history.stop_reason}
         rows.append(row)
-        print(f"{text:>5} | {row['true']:10.1%} {row['any']:6.1%} | {row['indep_true']:10.1%} {row['indep_any']:6.1%} | "
+        print(f"{text:>5} | {row['true']:10.1%} {row['any']:6.1%} | "
+              f"{row['indep_true']:10.1%} {row['indep_any']:6.1%} | "
               f"{row['ratio']:5.3f}x {row['d_retain'] * 100:+6.1f}p | {row['max_check']:8.3f}x {row['reverts']:7d} "
               f"{row['steps']:5d} {row['kept_step']:5d} | {row['seconds']:7.1f} {row['time_ratio']:10.0%} | "
               f"{row['stop']}", flush=True)
