@@ -45,7 +45,7 @@ def lab_root_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_notebook_03_panel_unlearns_the_digit_picked_in_the_browser(lab_page, lab_server):
     notebook = open_notebook(lab_page, lab_server, "notebooks/03_q_layers_and_unlearning.ipynb")
-    run_all_cells(lab_page, notebook, timeout=600)
+    run_all_cells(lab_page, notebook, timeout=900)
     wait_for_widgets(notebook)
     cell = cell_with_source(notebook, "panel.widget()")
     output = cell.locator(".widget-output")
@@ -72,9 +72,9 @@ def test_notebook_03_panel_unlearns_the_digit_picked_in_the_browser(lab_page, la
 
 def test_notebook_04_scrubber_swaps_the_picture(lab_page, lab_server):
     notebook = open_notebook(lab_page, lab_server, "notebooks/04_visual_evaluation.ipynb")
-    run_all_cells(lab_page, notebook, timeout=600)
+    run_all_cells(lab_page, notebook, timeout=900)
     wait_for_widgets(notebook)
-    cell = cell_with_source(notebook, "scrubber.widget()")
+    cell = cell_with_source(notebook, "StrengthScrubber(strengths")
     picture = cell.locator("img.widget-image")
 
     def src():
