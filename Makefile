@@ -76,7 +76,10 @@ MNIST_T10K ?= ../shared/data/mnist-t10k
 benchmarks: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/speed.py --mnist-dir $(MNIST_T10K)
 	$(BIN)/python benchmarks/layouts.py --mnist-dir $(MNIST_T10K)
-	$(BIN)/python benchmarks/unlearning.py --json benchmarks/results/unlearning.json
+	$(BIN)/python benchmarks/unlearning.py sweep --scale t10k-8k
+	$(BIN)/python benchmarks/unlearning.py sweep --scale layout-60k
+	$(BIN)/python benchmarks/unlearning.py methods --scale offline
+	$(BIN)/python benchmarks/unlearning.py strength --scale t10k-8k
 
 # Before a workshop (docs/instructors.md): cache every network the lessons use, at the full and
 # the fast settings, then check that nothing is missing. Copy the cache folder to each laptop.

@@ -32,8 +32,11 @@ from .model import read_checkpoint, rebuild, weights_digest
 from .train import one_cycle
 
 JUDGE_CHANNELS = (32, 64)
+JUDGE_ARCH = {"channels": list(JUDGE_CHANNELS)}
 JUDGE_LR = 2e-3  # Adam with a one-cycle schedule, as the MAE: 98% on the offline test digits in 10 epochs
-WITNESS_CHANNELS = (16, 32)
+WITNESS_CHANNELS = (16, 32)  # the LeNet-style member (5x5 convolutions)
+WITNESS_NORMED_CHANNELS = (16, 32)  # the batch-norm member (3x3 convolutions)
+WITNESS_ARCH = {"channels": list(WITNESS_CHANNELS), "normed": list(WITNESS_NORMED_CHANNELS)}
 WITNESS_SEED_OFFSET = 7919  # the witness's own seed: cfg.seed + this (its mistakes must not be the judge's)
 PROBE_EPOCHS = 300  # full-batch Adam steps; the probe has only 11 x 10 weights, so this takes well under a second
 UNIFORM_ENTROPY = math.log(10)  # nats: the judge's entropy when it has no idea (a uniform guess over ten digits)
@@ -134,18 +137,19 @@ def fit_judge(judge: nn.Module, loader: DataLoader, epochs: int, lr: float = JUD
     return judge.eval()
 
 
-def _load_judge(path: Path) -> Judge:
-    """The judge cached at `path`; a ValueError naming the file when it holds anything else."""
+def _load_classifier(path: Path, cls: type[nn.Module], accuracy_key: str, channels: dict) -> nn.Module:
+    """The `cls` network cached at `path`, with `.test_accuracy` from its metadata; a ValueError naming the file
+    when it holds anything else (another architecture, an accuracy outside [0, 1], a broken payload)."""
     payload = read_checkpoint(path)
     try:
-        judge = rebuild(Judge, payload)
-        judge.metadata = payload["metadata"]
-        judge.test_accuracy = float(payload["metadata"]["test_accuracy"])
-        if not 0 <= judge.test_accuracy <= 1 or judge.config != {"channels": list(JUDGE_CHANNELS)}:
-            raise ValueError(f"its accuracy {judge.test_accuracy} or architecture {judge.config} is not a judge's")
+        net = rebuild(cls, payload)
+        net.metadata = payload["metadata"]
+        net.test_accuracy = float(payload["metadata"][accuracy_key])
+        if not 0 <= net.test_accuracy <= 1 or net.config != channels:
+            raise ValueError(f"its accuracy {net.test_accuracy} or architecture {net.config} is not a {cls.__name__}'s")
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
-        raise ValueError(f"{path} does not hold a judge ({type(err).__name__}: {err})") from err
-    return judge
+        raise ValueError(f"{path} does not hold a {cls.__name__} ({type(err).__name__}: {err})") from err
+    return net
 
 
 def train_judge(cfg: Config | None = None, device=None, progress: bool = True, train: bool = True) -> Judge:
@@ -162,7 +166,7 @@ def train_judge(cfg: Config | None = None, device=None, progress: bool = True, t
     key = cache.judge_key(cfg, loaders, {"channels": list(JUDGE_CHANNELS), "lr": JUDGE_LR})
     path = cache.cached_path("judge", key)
     device = resolve_device(device)
-    judge = cache.load_cached(path, key, _load_judge, train)
+    judge = cache.load_cached(path, key, lambda f: _load_classifier(f, Judge, "test_accuracy", JUDGE_ARCH), train)
     if judge is not None:
         return judge.to(device).eval()
     if not train:
@@ -180,28 +184,43 @@ def train_judge(cfg: Config | None = None, device=None, progress: bool = True, t
 # ----------------------------------------------------------------------------- the witness's eyes
 
 
-class WitnessNet(nn.Module):
-    """A LeNet-style CNN digit classifier (5x5 convolutions): the unlearning loop's witness, not the judge.
+def conv_block(c_in: int, c_out: int) -> nn.Sequential:
+    """3x3 convolution, batch norm, ReLU: the building block of the batch-norm networks."""
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU())
 
-    Another architecture than the judge's, another seed, trained for a fixed number of steps
-    with small random shifts: it reads the *shape* of a drawing, as a judge does, but its
-    mistakes are its own, so the judge stays an independent referee of what the loop returns.
+
+class WitnessNet(nn.Module):
+    """Two digit classifiers that fail differently: the unlearning loop's witness, not the judge.
+
+    A LeNet-style CNN (5x5 convolutions) and a batch-norm CNN (four 3x3 blocks), each with its
+    own seed and small random shifts. A drawing shows a digit when *either* sees it: the
+    output is the log of the larger of their two probabilities for each digit. One small CNN
+    alone is fooled: the unlearning loop plays against a small CNN reader, and learns to draw
+    8s that small plain CNNs call 3 while a batch-norm CNN still reads 8 (benchmarks/results).
     """
 
-    def __init__(self, channels: tuple[int, int] = WITNESS_CHANNELS):
+    def __init__(self, channels: tuple[int, int] = WITNESS_CHANNELS, normed: tuple[int, int] = WITNESS_NORMED_CHANNELS):
         super().__init__()
         c1, c2 = (int(c) for c in channels)
-        self.config = dict(channels=[c1, c2])
+        n1, n2 = (int(c) for c in normed)
+        self.config = dict(channels=[c1, c2], normed=[n1, n2])
         self.test_accuracy: float | None = None  # on the real validation digits (it never sees test digits)
-        self.net = nn.Sequential(
+        self.lenet = nn.Sequential(
             nn.Conv2d(1, c1, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),  # 28 -> 14
             nn.Conv2d(c1, c2, 5), nn.ReLU(), nn.MaxPool2d(2),  # 14 -> 10 -> 5
             nn.Flatten(), nn.Linear(c2 * 25, 64), nn.ReLU(), nn.Linear(64, 10),
         )
+        self.normed = nn.Sequential(conv_block(1, n1), conv_block(n1, n1), nn.MaxPool2d(2),  # 28 -> 14
+                                    conv_block(n1, n2), conv_block(n2, n2), nn.MaxPool2d(2),  # 14 -> 7
+                                    nn.Flatten(), nn.Dropout(0.3), nn.Linear(n2 * 49, 10))
+
+    def members(self) -> tuple[nn.Module, nn.Module]:
+        """The two classifiers, each trained on its own."""
+        return self.lenet, self.normed
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits (N, 10) for a batch of (N, 1, 28, 28) images."""
-        return self.net(x)
+        """Log of the larger of the two members' probabilities, per digit: (N, 10)."""
+        return torch.maximum(self.lenet(x).softmax(1), self.normed(x).softmax(1)).log()
 
 
 def random_shift(x: torch.Tensor, generator: torch.Generator, most: int = 2) -> torch.Tensor:
@@ -228,20 +247,6 @@ def fit_witness(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, step
     return net.eval()
 
 
-def _load_witness(path: Path) -> WitnessNet:
-    """The witness cached at `path`; a ValueError naming the file when it holds anything else."""
-    payload = read_checkpoint(path)
-    try:
-        net = rebuild(WitnessNet, payload)
-        net.metadata = payload["metadata"]
-        net.test_accuracy = float(payload["metadata"]["val_accuracy"])
-        if not 0 <= net.test_accuracy <= 1 or net.config != {"channels": list(WITNESS_CHANNELS)}:
-            raise ValueError(f"its accuracy {net.test_accuracy} or architecture {net.config} is not a witness's")
-    except (KeyError, TypeError, ValueError, RuntimeError) as err:
-        raise ValueError(f"{path} does not hold a witness ({type(err).__name__}: {err})") from err
-    return net
-
-
 def train_witness(model: nn.Module, cfg: Config | None = None, device=None, progress: bool = True,
                   train: bool = True) -> WitnessNet:
     """The unlearning loop's witness for `model` and `cfg`'s data (None = CONFIG), trained once, then cached.
@@ -254,11 +259,12 @@ def train_witness(model: nn.Module, cfg: Config | None = None, device=None, prog
     """
     cfg = get_config() if cfg is None else cfg
     loaders, device = loaders_for(cfg, None, device), resolve_device(device)
-    key = cache.witness_key(cfg, loaders, {"channels": list(WITNESS_CHANNELS), "lr": JUDGE_LR,
+    key = cache.witness_key(cfg, loaders, {**WITNESS_ARCH, "lr": JUDGE_LR,
                                            "seed_offset": WITNESS_SEED_OFFSET, "steps": cfg.witness_steps,
                                            "reads": weights_digest(model.state_dict())})
     path = cache.cached_path("witness", key)
-    net = cache.load_cached(path, key, _load_witness, train)
+    net = cache.load_cached(path, key, lambda f: _load_classifier(f, WitnessNet, "val_accuracy", WITNESS_ARCH),
+                            train)
     if net is not None:
         return net.to(device).eval()
     if not train:
@@ -269,8 +275,11 @@ def train_witness(model: nn.Module, cfg: Config | None = None, device=None, prog
     with evaluating(model):
         drawn = collect(lambda x: model(x).clamp(-1, 1), chunks, device)[0].to(images.device)
     torch.manual_seed(cfg.seed + WITNESS_SEED_OFFSET)
-    net = fit_witness(WitnessNet().to(device), torch.cat([images, drawn]), torch.cat([labels, labels]),
-                      cfg.witness_steps, cfg.seed + WITNESS_SEED_OFFSET)
+    net = WitnessNet().to(device)
+    for i, member in enumerate(net.members()):  # each member its own batches and shifts
+        fit_witness(member, torch.cat([images, drawn]), torch.cat([labels, labels]), cfg.witness_steps,
+                    cfg.seed + WITNESS_SEED_OFFSET + i)
+    net.eval()
     net.test_accuracy = classifier_accuracy(net, loaders.val, device)
     cache.save_cached(net, path, key=key, val_accuracy=net.test_accuracy, seconds=time.perf_counter() - start)
     return net.eval()

@@ -2,7 +2,7 @@
 
 Each step plays two moves on one batch of forget digits and one of retained digits:
 
-  learn    the readers take one Adam step: a small CNN (`PictureReader`) learns to name the
+  learn    the readers take one Adam step: two small CNNs (`PictureReader`) learn to name the
            digit in the model's current *drawings*, and the three Q-layers (linear heads on
            the codes) learn to name it from the current codes. They find the evidence;
   unlearn  the autoencoder takes one Adam step on `loss(s, x_forget, x_retain, cfg)` with the
@@ -27,9 +27,10 @@ When to stop matters more than the loss (pushed too long, any of them wrecks eve
 so the loop controls itself and nothing in it grows with the data set:
 
 * a budget of `cfg.unlearn_max_steps` steps, not epochs over the forget digits;
-* a witness that takes no part in the game: a CNN trained on the real training digits and
-  the original's reconstructions of them (`evaluate.train_witness`; not the judge that
-  grades the result). Every `cfg.check_every` steps it reads the reconstructions of
+* a witness that takes no part in the game: two CNNs of other architectures than the
+  readers', trained on the real training digits and the original's reconstructions of them
+  (`evaluate.train_witness`; a digit is seen when either sees it; not the judge that grades
+  the result). Every `cfg.check_every` steps it reads the reconstructions of
   held-out forget digits; its mean belief that they show *any* forget digit (a 0 redrawn as
   a 9 is not forgotten when 9 goes too) must be at most `cfg.forget_target / strength` at
   CONFIRMATIONS (2) checks in a row: then stop (one lucky look is not enough);
@@ -107,9 +108,14 @@ def keep_retained(s, out_r: torch.Tensor, x_r: torch.Tensor, cfg: Config) -> tor
 
 
 def read_picture(s, pictures: torch.Tensor) -> torch.Tensor:
-    """The reader's logits for `pictures`, with its weights detached: the autoencoder's step must not train it."""
+    """The reader's logits for `pictures`, weights detached (the autoencoder's step must not train it) and batch
+    norm in eval mode (each drawing is read on its own, not by the statistics of a batch of forget digits)."""
     weights = {name: value.detach() for name, value in s.reader.named_parameters()}
-    return torch.func.functional_call(s.reader, weights, (pictures,))
+    training = s.reader.training
+    try:
+        return torch.func.functional_call(s.reader.eval(), weights, (pictures,))
+    finally:
+        s.reader.train(training)
 
 
 def loss_evidence(s, x_f, x_r, cfg: Config) -> torch.Tensor:
@@ -172,18 +178,31 @@ ORIGINAL_BETA = 0.1  # the research code's beta; strength scales it
 # ----------------------------------------------------------------------------- the players and the witness
 
 
+def conv_block(c_in: int, c_out: int) -> nn.Sequential:
+    """3x3 convolution, batch norm, ReLU."""
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU())
+
+
 class PictureReader(nn.Module):
-    """A small CNN that names the digit in a drawing: the learning player's eyes on the picture."""
+    """Two small CNNs that name the digit in a drawing: the learning player's eyes on the picture.
+
+    A plain strided CNN and a batch-norm CNN, their log-probabilities averaged. Against one
+    plain CNN alone the autoencoder learns drawings that fool that kind of network only
+    (an 8 redrawn as a 3 with faint strokes a batch-norm CNN still reads as 8); a drawing
+    must fool both kinds of eyes at once to count as forgotten.
+    """
 
     def __init__(self):
         super().__init__()
-        self.net = nn.Sequential(nn.Conv2d(1, 8, 5, stride=2), nn.ReLU(),  # 28 -> 12
-                                 nn.Conv2d(8, 16, 5, stride=2), nn.ReLU(),  # 12 -> 4
-                                 nn.Flatten(), nn.Linear(16 * 4 * 4, 10))
+        self.plain = nn.Sequential(nn.Conv2d(1, 8, 5, stride=2), nn.ReLU(),  # 28 -> 12
+                                   nn.Conv2d(8, 16, 5, stride=2), nn.ReLU(),  # 12 -> 4
+                                   nn.Flatten(), nn.Linear(16 * 4 * 4, 10))
+        self.normed = nn.Sequential(conv_block(1, 16), nn.MaxPool2d(2), conv_block(16, 32), nn.MaxPool2d(2),  # 7
+                                    conv_block(32, 32), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(32 * 9, 10))
 
     def forward(self, pictures: torch.Tensor) -> torch.Tensor:
-        """Logits (N, 10) for a batch of (N, 1, 28, 28) drawings."""
-        return self.net(pictures)
+        """Logits (N, 10) for a batch of (N, 1, 28, 28) drawings: the mean of the two readers' log-probabilities."""
+        return (self.plain(pictures).log_softmax(1) + self.normed(pictures).log_softmax(1)) / 2
 
 
 @dataclass

@@ -142,3 +142,20 @@ def test_judge_any_forget_catches_a_forget_digit_redrawn_as_another_forget_digit
     # Forgetting only 0 and 3, the same drawings: a 0 drawn as a 3 is not forgotten, a 3 drawn as a 6 is.
     pair = judge_scores(judge, Redrawer(small_loaders.test.dataset, judge), small_loaders.test, (0, 3), "cpu")
     assert pair["judge_acc_forget"] == 0 and pair["judge_any_forget"] == pytest.approx(0.5)
+
+
+def test_the_witness_sees_a_digit_when_either_of_its_two_networks_sees_it():
+    """WitnessNet's belief in each digit is the larger of its members': one fooled member is not enough."""
+    from mae_helpers.evaluate import WitnessNet
+
+    torch.manual_seed(0)
+    net = WitnessNet().eval()
+    x = torch.randn(8, 1, 28, 28)
+    with torch.no_grad():
+        belief = net(x).exp()
+        members = [m(x).softmax(1) for m in net.members()]
+    assert torch.allclose(belief, torch.maximum(*members))
+    with torch.no_grad():  # silence one member: the other's view still comes through
+        net.lenet[-1].weight.zero_()
+        net.lenet[-1].bias.zero_()
+        assert torch.allclose(net(x).exp().argmax(1), net.normed(x).argmax(1))

@@ -315,3 +315,19 @@ def test_the_witness_counts_a_forget_digit_drawn_as_another_forget_digit(setup):
         twos = watched.x_f[torch.isin(loaders_for(cfg, FORGET).val.dataset.targets[: len(watched.x_f)],
                                       torch.tensor([2]))]
         assert len(twos) and F.mse_loss(DrawsSixes()(twos), twos) > 0.1  # the 2s are not drawn as themselves
+
+
+def test_the_picture_reader_reads_each_drawing_on_its_own_and_stays_in_train_mode():
+    """The loss reads the reader with batch norm in eval mode: a drawing's logits do not depend on its batch."""
+    from mae_helpers.unlearn import PictureReader, read_picture
+
+    torch.manual_seed(0)
+    reader = PictureReader()
+    reader(torch.randn(64, 1, 28, 28))  # a train-mode pass moves the batch-norm statistics off their start
+    s = UnlearnState(model=None, reader=reader.train(), aux=None, teacher=None, forget_weight=1.0,
+                     retain_mask=torch.ones(10, dtype=torch.bool))
+    one = torch.randn(1, 1, 28, 28)
+    alone = read_picture(s, one)
+    in_a_batch = read_picture(s, torch.cat([one, 5 * torch.randn(15, 1, 28, 28)]))[:1]
+    assert torch.allclose(alone, in_a_batch, atol=1e-5)
+    assert reader.training  # the learning move still trains it with batch statistics
