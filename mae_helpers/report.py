@@ -29,7 +29,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from .audit import MIA_KEYS, RELEARN_LEVEL, RELEARN_MAX_STEPS, forget_images, mia_scores, relearn_steps
+from .audit import MIA_KEYS, RELEARN_CHECKS, RELEARN_LEVEL, RELEARN_MAX_STEPS, forget_images, mia_scores, relearn_steps
 from .config import Config, get_config
 from .data import split_digits
 from .evaluate import METRIC_KEYS, UNIFORM_ENTROPY, measure_model
@@ -75,20 +75,28 @@ def untrained_mae(cfg: Config | None = None) -> MAE:
                    decoder_norm=cfg.decoder_norm).eval()
 
 
-def inside_spread(value, retrained, retrained_2) -> bool | None:
-    """|value - mean(retrained, retrained_2)| <= |retrained - retrained_2|; None when any of them is missing.
+def inside_spread(value, retrained, retrained_2, least: float = 0.0) -> bool | None:
+    """|value - mean(retrained, retrained_2)| <= max(|retrained - retrained_2|, least); None when one is missing.
 
     The band is twice as wide as the two retrains are apart, centred on their mean: a third
-    honest retrain would usually land in it. Two retrains that agree exactly leave no room.
+    honest retrain would usually land in it. `least` is the metric's resolution: two retrains
+    that agree exactly on a count (relearning steps) would otherwise leave no room at all.
     """
     if value is None or retrained is None or retrained_2 is None:
         return None
-    return abs(value - (retrained + retrained_2) / 2) <= abs(retrained - retrained_2)
+    return abs(value - (retrained + retrained_2) / 2) <= max(abs(retrained - retrained_2), least)
 
 
-def verdict(value, retrained, retrained_2) -> str | None:
+def relearn_resolution(steps: float) -> float:
+    """The gap between the two relearning checks (audit.RELEARN_CHECKS) around `steps`: the count's resolution."""
+    below = max((c for c in RELEARN_CHECKS if c <= steps), default=0)
+    above = min((c for c in RELEARN_CHECKS if c > steps), default=RELEARN_MAX_STEPS)
+    return max(above - below, 1)
+
+
+def verdict(value, retrained, retrained_2, least: float = 0.0) -> str | None:
     """"indistinguishable" inside the retrain spread, else "above spread" or "below spread"; None if unknown."""
-    inside = inside_spread(value, retrained, retrained_2)
+    inside = inside_spread(value, retrained, retrained_2, least)
     if inside is None:
         return None
     return "indistinguishable" if inside else "above spread" if value > retrained else "below spread"
@@ -120,7 +128,8 @@ REFERENCE_KEYS = ("probe_acc_forget", "mia_auc", "mia_accuracy")  # the untraine
 NO_VERDICT = {"relearn_seconds"}  # wall time depends on the machine, not on what the model remembers
 SECONDS_KEY = {"original": "train", "unlearned": "unlearn", "retrained": "retrain", "retrained_2": "retrain_2"}
 NOTES = (  # printed under the tables; the relearning note only where its row is
-    "indistinguishable: |unlearned - mean of the two retrains| <= |retrained - retrained 2| (the retrain spread). "
+    "indistinguishable: |unlearned - mean of the two retrains| <= |retrained - retrained 2| (the retrain spread; "
+    "for relearning steps at least one check of the relearning schedule). "
     "Below the spread on the probe, the MIA or relearning is over-forgetting: a detector sees it as well.",
     f"[1] p(true digit): the judge's mean probability of the right digit; entropy: how unsure it is "
     f"({UNIFORM_ENTROPY:.2f} nats = a uniform guess). Not comparable with Selective Amnesia's 0.058 / 2.19 "
@@ -204,7 +213,10 @@ class UnlearningReport:
         values = [_value(getattr(self, name), key) for name in JUDGED]
         if key == "relearn_steps" and values[0] is None and key in (self.unlearned or {}):
             values[0] = math.inf  # not relearned within the check's budget: more steps than any number
-        return verdict(*values)
+        least = 0.0
+        if key == "relearn_steps" and None not in values[1:]:
+            least = relearn_resolution((values[1] + values[2]) / 2)
+        return verdict(*values, least=least)
 
     def verdicts(self) -> dict[str, str | None]:
         """Each metric's verdict on the unlearned model against the retrain spread (per-digit MSE left out)."""
