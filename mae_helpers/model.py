@@ -145,9 +145,13 @@ def _odd_tensors(state_dict: dict) -> list[str]:
     """Names of tensors no checkpoint of ours holds: sparse or other layouts, integers, views past their storage.
 
     A view with stride 0 can claim any shape over one stored number: hashing it would allocate that shape.
+    The one integer allowed is batch norm's step counter (`num_batches_tracked`, a single int64).
     """
+    def counter(name: str, v: torch.Tensor) -> bool:
+        return name.endswith("num_batches_tracked") and v.dim() == 0 and v.dtype == torch.int64
+
     return [k for k, v in state_dict.items()
-            if v.layout != torch.strided or not v.is_floating_point() or not v.is_contiguous()
+            if v.layout != torch.strided or not (v.is_floating_point() or counter(k, v)) or not v.is_contiguous()
             or (v.storage_offset() + v.numel()) * v.element_size() > v.untyped_storage().nbytes()]
 
 
