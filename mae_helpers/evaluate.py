@@ -275,10 +275,9 @@ def train_witness(model: nn.Module, cfg: Config | None = None, device=None, prog
     with evaluating(model):
         drawn = collect(lambda x: model(x).clamp(-1, 1), chunks, device)[0].to(images.device)
     torch.manual_seed(cfg.seed + WITNESS_SEED_OFFSET)
-    net = WitnessNet().to(device)
+    net, pictures, digits = WitnessNet().to(device), torch.cat([images, drawn]), torch.cat([labels, labels])
     for i, member in enumerate(net.members()):  # each member its own batches and shifts
-        fit_witness(member, torch.cat([images, drawn]), torch.cat([labels, labels]), cfg.witness_steps,
-                    cfg.seed + WITNESS_SEED_OFFSET + i)
+        fit_witness(member, pictures, digits, cfg.witness_steps, cfg.seed + WITNESS_SEED_OFFSET + i)
     net.eval()
     net.test_accuracy = classifier_accuracy(net, loaders.val, device)
     cache.save_cached(net, path, key=key, val_accuracy=net.test_accuracy, seconds=time.perf_counter() - start)

@@ -78,7 +78,7 @@ from tqdm.auto import tqdm
 
 from .config import Config, get_config, resolve_device
 from .data import loaders_for, split_digits
-from .evaluate import train_witness
+from .evaluate import conv_block, train_witness
 from .model import MAE
 from .train import autocast_for, train_cached
 
@@ -176,11 +176,6 @@ ORIGINAL_BETA = 0.1  # the research code's beta; strength scales it
 
 
 # ----------------------------------------------------------------------------- the players and the witness
-
-
-def conv_block(c_in: int, c_out: int) -> nn.Sequential:
-    """3x3 convolution, batch norm, ReLU."""
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU())
 
 
 class PictureReader(nn.Module):
