@@ -764,6 +764,14 @@ def sparse_weights(payload):
     payload["state_dict"]["dense.0.weight"] = payload["state_dict"]["dense.0.weight"].to_sparse()
 
 
+def integer_weights(payload):
+    payload["state_dict"]["dense.0.weight"] = payload["state_dict"]["dense.0.weight"].long()
+
+
+def fake_step_counter(payload):  # batch norm's counter is one int64; a tensor of them under its name is not
+    payload["state_dict"]["dense.0.num_batches_tracked"] = torch.zeros(10_000, dtype=torch.int64)
+
+
 def other_architecture(payload):
     small = MAE(channels=(8, 16, 32))
     payload.update(config=small.config, state_dict=small.state_dict())
@@ -773,8 +781,10 @@ def other_architecture(payload):
 @pytest.mark.parametrize("change, words", [
     (lambda p: p["metadata"].pop("history"), "training history"),
     (sparse_weights, "sparse"),
+    (integer_weights, "integer"),
+    (fake_step_counter, "integer"),
     (other_architecture, "architecture"),
-], ids=["no-history", "sparse-tensor", "other-architecture"])
+], ids=["no-history", "sparse-tensor", "integer-weights", "fake-step-counter", "other-architecture"])
 def test_a_malformed_cache_entry_is_retrained_with_one_notice(tmp_path, monkeypatch, capsys, change, words):
     path = damaged_entry(tmp_path, monkeypatch, change)
     capsys.readouterr()
