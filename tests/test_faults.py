@@ -403,11 +403,17 @@ def test_ctrl_c_while_copying_figures_says_the_run_is_complete(tmp_path, monkeyp
     assert {p.name for p in (tmp_path / "run").iterdir()} == RUN_FILES
 
 
+def ctrl_c_as_in_a_terminal() -> None:
+    """In the child: Ctrl-C at its default, even when the tests run as a background job (which ignores SIGINT)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_on_a_real_run_exits_130_without_a_traceback(tmp_path):
     cache = tmp_path / "cache"
     args = ["-m", "mae_helpers", "--out", str(tmp_path / "run"), "--fast", "--epochs", "1", "--quiet"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MAE_CACHE_DIR": str(cache)}
-    child = subprocess.Popen([sys.executable, *args], env=env, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen([sys.executable, *args], env=env, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=ctrl_c_as_in_a_terminal)
     deadline = time.time() + 240
     while not list(cache.glob("main-*.pt")) and time.time() < deadline and child.poll() is None:
         time.sleep(0.2)  # interrupt once the first network is cached, while the next one trains
@@ -976,7 +982,7 @@ def test_a_bad_mplbackend_is_one_line(tmp_path):
 def test_ctrl_c_during_the_imports_is_one_line(tmp_path, after_s):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MAE_FAST": "1", "MAE_CACHE_DIR": str(tmp_path / "cache")}
     child = subprocess.Popen([sys.executable, "-m", "mae_helpers", "--out", str(tmp_path / "run"), "--quiet"],
-                             env=env, stderr=subprocess.PIPE, text=True)
+                             env=env, stderr=subprocess.PIPE, text=True, preexec_fn=ctrl_c_as_in_a_terminal)
     time.sleep(after_s)
     child.send_signal(signal.SIGINT)
     _, err = child.communicate(timeout=120)
