@@ -80,7 +80,8 @@
 #   2-core CPU shared with other jobs: 9 s with the offline digits (the saved run), 10 s run
 #   again, 7 s at full-MNIST scale (measured with a 60,000-image stand-in built from MNIST's
 #   test digits; a download of MNIST comes on top). This notebook trains nothing, so the
-#   three differ only by the machine's load. GPU: not measured for this version. Reading it
+#   three differ only by the machine's load; with nothing else running,
+#   `make test-notebooks` ran it in 7 s. GPU: not measured for this version. Reading it
 #   and doing the exercises: about 30 minutes (our estimate, not measured); in a 3-hour
 #   workshop, 25 minutes, with Exercise 2 as homework.
 

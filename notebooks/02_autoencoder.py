@@ -54,9 +54,10 @@
 # - **You need**: notebook 1; what a convolution, a loss and a training loop are (if
 #   convolution arithmetic is new, Dumoulin & Visin in *Further reading* has the pictures).
 # - **Time**: the last code cell prints this run's time. Top to bottom in normal mode on
-#   a 2-core CPU shared with other jobs (a quiet one is faster): 54 s with the offline
-#   digits and an empty model cache, as on a fresh Colab runtime (the saved run; it
-#   trains the main and the auxiliary network), 7 s run again with both networks cached,
+#   a 2-core CPU shared with other jobs: 54 s with the offline digits and an empty model
+#   cache, as on a fresh Colab runtime (the saved run; it trains the main and the
+#   auxiliary network; with nothing else running, `make test-notebooks` ran it cold in
+#   27 s), 7 s run again with both networks cached,
 #   and 676 s at full-MNIST scale with an empty cache (measured with a 60,000-image
 #   stand-in built from MNIST's test digits; 7,500 training steps for the main network
 #   instead of 500; a download of MNIST comes on top). GPU: not measured for this

@@ -29,11 +29,12 @@
 # **On a fresh Colab runtime** (an empty model cache) this notebook first trains the four
 # networks it needs on the offline digits: the original MAE and the auxiliary MAE of
 # notebook 2, the judge (a small digit classifier) and the loop's witness (a pair of them).
-# Then it runs seven unlearning runs: a short one of 40 steps twice (to check the loop below
-# against the package), then the default method and four other methods for comparison, 300
-# steps each. On a 2-core CPU shared with other jobs the saved run took about 9 minutes in
-# all (546 s). Its CPU time, and the time on a quiet CPU or a Colab GPU, were not measured
-# for this version.
+# Then it runs seven unlearning runs: the research project's loss (300 steps), a short run
+# of 40 steps twice (to check the loop below against the package), then the default method
+# and three baselines for comparison, 300 steps each. On a 2-core CPU shared with other jobs
+# the saved run took about 9 minutes in all (546 s); with nothing else running,
+# `make test-notebooks` ran it, also from an empty cache, in about 5 minutes (311 s). The
+# time on a Colab GPU was not measured for this version.
 
 # %% [markdown]
 # ## What "forgetting" means here
@@ -80,9 +81,9 @@
 #   the offline digits on a 2-core CPU shared with other jobs (load average about 3): 546 s
 #   with an empty model cache, as on a fresh Colab runtime (the saved run). It trains the
 #   four networks first, the judge's and the witness's training included, and the seven
-#   unlearning runs take most of the rest. Its CPU time, and so the time on a quiet 2-core
-#   CPU, were not measured for this version. With notebook 2's models cached it skips their
-#   training. GPU: not measured for this version. Reading and the exercises: about 50
+#   unlearning runs take most of the rest. With nothing else running, `make test-notebooks`
+#   ran it cold in 311 s (the README's *Times*). With notebook 2's models cached it skips
+#   their training. GPU: not measured for this version. Reading and the exercises: about 50
 #   minutes (our estimate, not measured); in a 3-hour workshop, 40 minutes, with Exercise 5
 #   as homework.
 
@@ -148,14 +149,14 @@ print(f"test digits: {len(forget_data.test.dataset)} to forget, {len(retain_data
 #
 # ## The four networks
 #
-# From notebook 2, loaded from the cache (if you skipped notebook 2, they train now, which
-# takes most of this notebook's training time): the **main** MAE, trained on all ten digits,
-# and the **auxiliary** MAE, trained on the forget digits only. New here: the **judge**, a
-# small CNN trained on the real training digits, and the **witness**, a pair of small CNNs
-# (other architectures, other seeds: a LeNet-style one and a batch-norm one) trained on the
-# real training digits *and* the main MAE's redrawings of them, because redrawings are what
-# it will read. A redrawing shows a digit to the witness when either of the two sees it.
-# Neither the judge nor the witness ever sees a test digit.
+# From notebook 2, loaded from the cache (if you skipped notebook 2, they train now: 30 s and
+# 13 s by the progress bars of notebook 2's saved run): the **main** MAE, trained on all ten
+# digits, and the **auxiliary** MAE, trained on the forget digits only. New here: the
+# **judge**, a small CNN trained on the real training digits, and the **witness**, a pair of
+# small CNNs (other architectures, other seeds: a LeNet-style one and a batch-norm one)
+# trained on the real training digits *and* the main MAE's redrawings of them, because
+# redrawings are what it will read. A redrawing shows a digit to the witness when either of
+# the two sees it. Neither the judge nor the witness ever sees a test digit.
 
 # %%
 from mae_helpers import train_auxiliary, train_cached, train_judge
@@ -480,7 +481,8 @@ exercises.check("Exercise 1", check_bounded_push)
 # steps on the original model, so they start able to read. Why two CNNs? The autoencoder
 # learns whatever fools its opponent. Against one plain CNN it learned to redraw an 8 as a
 # 3 with faint extra strokes: plain CNNs called it a 3, a batch-norm CNN still read an 8
-# (30% of the forgotten 8s; `benchmarks/results`). A drawing must now fool both kinds of eyes.
+# (30% of the forgotten 8s in the previous version's sweep, as the README's *Results* say).
+# A drawing must now fool both kinds of eyes.
 #
 # **(2) Unlearn.** The autoencoder takes one Adam step with the readers frozen, on three terms:
 #

@@ -31,8 +31,10 @@
 # network it needs on the offline digits: the original MAE, the auxiliary MAE, two retrained
 # MAEs, the judge and the unlearning loop's witness. Then it runs six unlearning runs
 # (the default, two baselines, your own baseline and two more strengths) and the privacy
-# audit. On our 2-core CPU, shared with other jobs, that took about 17 minutes; with the
-# models of notebooks 2 and 3 in the cache, a little less.
+# audit. On our 2-core CPU, shared with other jobs, that took about 17 minutes (1025 s);
+# with nothing else running, `make test-notebooks` ran it, also from an empty cache, in about
+# 8 minutes (486 s). With the models of notebooks 2 and 3 in the cache it skips their
+# training (not measured; the unlearning runs take most of the time).
 
 # %% [markdown]
 # ## Two notions of forgetting, again
@@ -74,7 +76,8 @@
 # - **Time**: the last code cell prints this run's time. Top to bottom in normal mode with
 #   the offline digits on a 2-core CPU shared with other jobs: 1025 s with an empty model
 #   cache, as on a fresh Colab runtime (the saved run; it trains six networks first, and the
-#   six unlearning runs of 300 steps each take most of the rest). GPU: not measured
+#   six unlearning runs of 300 steps each take most of the rest); with nothing else running,
+#   `make test-notebooks` ran it cold in 486 s (the README's *Times*). GPU: not measured
 #   for this version. Reading and the exercises: about 50 minutes (our estimate, not
 #   measured); in a 3-hour workshop, 35 minutes, with Exercises 2 and 5 as homework.
 
@@ -829,8 +832,9 @@ print(f"this notebook ran in {time.perf_counter() - notebook_start:.0f} s on {de
 # **Where next**: another forget set (`cfg = cfg.replace(forget_digits=(7,))` in the setup
 # cell, then Run All; the networks for it are trained and cached), another method
 # (`prepared.unlearn("repel")`, `"evidence_codes"`, `"original"`), or the command line:
-# `mae-unlearn --forget 1 8 --method neggrad`. The README's results tables give the same
-# measurements at three data sizes.
+# `mae-unlearn --forget 1 8 --method neggrad`. The README's *Results* give the default over
+# 27 forget sets on 8,000 of MNIST's test digits and over 12 on 48,000 training images (the
+# 60k layout), each with a second, independent judge, and this notebook's methods table.
 #
 # ## Further reading
 #
