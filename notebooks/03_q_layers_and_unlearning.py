@@ -31,10 +31,10 @@
 # notebook 2, the judge (a small digit classifier) and the loop's witness (a pair of them).
 # Then it runs seven unlearning runs: the research project's loss (300 steps), a short run
 # of 40 steps twice (to check the loop below against the package), then the default method
-# and three baselines for comparison, 300 steps each. On a 2-core CPU shared with other jobs
-# the saved run took about 9 minutes in all (546 s); with nothing else running,
-# `make test-notebooks` ran it, also from an empty cache, in about 5 minutes (311 s). The
-# time on a Colab GPU was not measured for this version.
+# and three baselines for comparison, 300 steps each. On a 2-core CPU with nothing else
+# running, the saved run took about 7 minutes in all (409 s), and `make test-notebooks`
+# ran it, also from an empty cache, in about 5 minutes (311 s). The time on a Colab GPU was
+# not measured for this version.
 
 # %% [markdown]
 # ## What "forgetting" means here
@@ -78,12 +78,12 @@
 # - **You need**: notebooks 1 and 2 (the data, the MAE and its Q-layers), a classifier's
 #   cross-entropy loss and one Adam step in PyTorch.
 # - **Time**: the last code cell prints this run's time. Top to bottom in normal mode with
-#   the offline digits on a 2-core CPU shared with other jobs (load average about 3): 546 s
-#   with an empty model cache, as on a fresh Colab runtime (the saved run). It trains the
-#   four networks first, the judge's and the witness's training included, and the seven
-#   unlearning runs take most of the rest. With nothing else running, `make test-notebooks`
-#   ran it cold in 311 s (the README's *Times*). With notebook 2's models cached it skips
-#   their training. GPU: not measured for this version. Reading and the exercises: about 50
+#   the offline digits on a 2-core CPU with nothing else running: 409 s with an empty model
+#   cache, as on a fresh Colab runtime (the saved run). It trains the four networks first,
+#   the judge's and the witness's training included, and the seven unlearning runs take
+#   most of the rest: run again with every network cached, it took 272 s.
+#   `make test-notebooks` ran it cold in 311 s (the README's *Times*). GPU: not measured
+#   for this version. Reading and the exercises: about 50
 #   minutes (our estimate, not measured); in a 3-hour workshop, 40 minutes, with Exercise 5
 #   as homework.
 
