@@ -81,7 +81,9 @@
 #   the offline digits on a 2-core CPU with nothing else running: 409 s with an empty model
 #   cache, as on a fresh Colab runtime (the saved run). It trains the four networks first,
 #   the judge's and the witness's training included, and the seven unlearning runs take
-#   most of the rest: run again with every network cached, it took 272 s.
+#   most of the rest: run again with every network cached, it took 272 s. At full-MNIST
+#   scale (48,000 training images of a 60,000-image stand-in built from MNIST's test digits,
+#   read from disk, empty cache) it took 1050 s, and its numbers differ from the text's.
 #   `make test-notebooks` ran it cold in 311 s (the README's *Times*). GPU: not measured
 #   for this version. Reading and the exercises: about 50
 #   minutes (our estimate, not measured); in a 3-hour workshop, 40 minutes, with Exercise 5
