@@ -51,6 +51,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from independent_judge import independent_judge  # noqa: E402
 from layouts import SCALES, scale_settings  # noqa: E402
 
+from mae_helpers.unlearn import METHODS  # noqa: E402
+
 NAMED = ("0369", "7", "18")
 SET_SEED = 2026  # the random pairs and quads; printed with the results
 
@@ -250,9 +252,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="strength's seeds (default: 0 1 2)")
     parser.add_argument("--sets", nargs="+", default=None,
                         help="forget sets such as 0369 7 (default: sweep: the sweep's 27; others: 0369 7 18)")
-    parser.add_argument("--method", default="evidence",
+    known = [*METHODS, *EXTRA_METHODS]  # a typo fails here, not after minutes of training
+    parser.add_argument("--method", default="evidence", choices=known, metavar="METHOD",
                         help="sweep's method: one of the package's LOSSES or `blank` (default: evidence)")
-    parser.add_argument("--methods", nargs="+",
+    parser.add_argument("--methods", nargs="+", choices=known, metavar="METHOD",
                         default=["evidence", "finetune", "neggrad", "repel", "blank", "original"],
                         help="methods for `methods`: the package's LOSSES or `blank`, notebook 04's own baseline "
                              "(default: evidence finetune neggrad repel blank original)")

@@ -1,0 +1,18 @@
+"""The benchmark's command line refuses an unknown method before it trains anything."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("flag", ["--method", "--methods"])
+def test_an_unknown_method_is_refused_at_once_and_the_known_ones_named(flag, tmp_path):
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "unlearning.py"), "sweep", flag, "evidenc",
+                          "--data", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    assert "invalid choice: 'evidenc'" in run.stderr and "'blank'" in run.stderr and "'neggrad'" in run.stderr
+    assert "Traceback" not in run.stderr
