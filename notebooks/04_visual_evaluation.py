@@ -77,8 +77,10 @@
 #   the offline digits on a 2-core CPU with nothing else running: 563 s with an empty model
 #   cache, as on a fresh Colab runtime (the saved run; it trains six networks first, and the
 #   six unlearning runs of 300 steps each take most of the rest), 453 s run again with every
-#   network cached; `make test-notebooks` ran it cold in 486 s (the README's *Times*). GPU: not measured
-#   for this version. Reading and the exercises: about 50 minutes (our estimate, not
+#   network cached. At full-MNIST scale (48,000 training images of a 60,000-image stand-in
+#   built from MNIST's test digits, read from disk, empty cache) it took 1310 s, and its
+#   numbers differ from the text's. `make test-notebooks` ran it cold in 486 s (the README's
+#   *Times*). GPU: not measured for this version. Reading and the exercises: about 50 minutes (our estimate, not
 #   measured); in a 3-hour workshop, 35 minutes, with Exercises 2 and 5 as homework.
 
 # %% [markdown]
