@@ -16,3 +16,10 @@ def test_an_unknown_method_is_refused_at_once_and_the_known_ones_named(flag, tmp
     assert run.returncode == 2
     assert "invalid choice: 'evidenc'" in run.stderr and "'blank'" in run.stderr and "'neggrad'" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_the_distinct_digits_check_imports_and_explains_itself():
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "distinct_digits.py"), "--help"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "3,600 distinct digits of *every* class" in run.stdout and "--mnist-dir" in run.stdout
