@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from layouts import read_idx, split_aware_tiling, write_layout
+from layouts import LAYOUT_60K_DIGITS, read_t10k, split_aware_tiling, write_layout
 from unlearning import retained_mse
 
 FORGET = (0, 3, 6, 9)
@@ -33,12 +33,11 @@ def main() -> None:
     from mae_helpers.data import loaders_for
 
     mnist, data = Path(args.mnist_dir), Path(args.data)
-    images = read_idx(mnist / "t10k-images-idx3-ubyte.gz")
-    labels = read_idx(mnist / "t10k-labels-idx1-ubyte.gz")
-    order = np.random.default_rng(0).permutation(len(labels))  # as layouts.build
-    big_train, big_test = order[:6000], order[6000:]
-    val_digits, train_digits = big_train[:1200], big_train[1200:]  # layout-60k's split for seed 0
-    keep = np.concatenate([val_digits[:720], train_digits[:2880]])
+    images, labels, order = read_t10k(mnist)
+    big_train, big_test = order[:LAYOUT_60K_DIGITS], order[LAYOUT_60K_DIGITS:]
+    n_val = round(len(big_train) * 0.2)  # split_aware_tiling puts the first 20% in validation
+    val_digits, train_digits = big_train[:n_val], big_train[n_val:]
+    keep = np.concatenate([val_digits[:round(0.6 * n_val)], train_digits[:round(0.6 * len(train_digits))]])
     tiled = split_aware_tiling(keep, copies=16, val_fraction=0.2, seed=0)
     root = write_layout(data / "layout-60k-distinct3600", (images[tiled], labels[tiled]),
                         (images[big_test], labels[big_test]))

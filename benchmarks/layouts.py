@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 SCALES = ("offline", "t10k-8k", "layout-60k")
+LAYOUT_60K_DIGITS = 6000  # distinct t10k digits tiled into layout-60k; the rest are its test split
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -68,13 +69,18 @@ def split_aware_tiling(digits: np.ndarray, copies: int, val_fraction: float, see
     return tiled
 
 
-def build(mnist_dir: Path, out: Path) -> dict[str, Path]:
-    """Build both disk layouts from the t10k files; returns {name: data_root}."""
+def read_t10k(mnist_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The t10k images and labels, and the one shuffle (seed 0) every layout cuts them from."""
     images = read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")
     labels = read_idx(mnist_dir / "t10k-labels-idx1-ubyte.gz")
-    order = np.random.default_rng(0).permutation(len(labels))
+    return images, labels, np.random.default_rng(0).permutation(len(labels))
+
+
+def build(mnist_dir: Path, out: Path) -> dict[str, Path]:
+    """Build both disk layouts from the t10k files; returns {name: data_root}."""
+    images, labels, order = read_t10k(mnist_dir)
     small_train, small_test = order[:8000], order[8000:]
-    big_train, big_test = order[:6000], order[6000:]
+    big_train, big_test = order[:LAYOUT_60K_DIGITS], order[LAYOUT_60K_DIGITS:]
     tiled = split_aware_tiling(big_train, copies=10, val_fraction=0.2, seed=0)
     return {
         "t10k-8k": write_layout(out / "t10k-8k", (images[small_train], labels[small_train]),
