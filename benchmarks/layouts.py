@@ -71,6 +71,9 @@ def split_aware_tiling(digits: np.ndarray, copies: int, val_fraction: float, see
 
 def read_t10k(mnist_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The t10k images and labels, and the one shuffle (seed 0) every layout cuts them from."""
+    if not (mnist_dir / "t10k-images-idx3-ubyte.gz").is_file():
+        raise SystemExit(f"no t10k-images-idx3-ubyte.gz in {mnist_dir}: pass --mnist-dir, the folder with "
+                         "MNIST's t10k-*-ubyte.gz files")
     images = read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")
     labels = read_idx(mnist_dir / "t10k-labels-idx1-ubyte.gz")
     return images, labels, np.random.default_rng(0).permutation(len(labels))
