@@ -32,3 +32,30 @@ def test_a_missing_mnist_folder_is_named_with_the_flag_that_fixes_it(script, tmp
     assert run.returncode == 1
     assert "pass --mnist-dir" in run.stderr and "Traceback" not in run.stderr
     assert not any(tmp_path.iterdir()), "nothing is written when the input is missing"
+
+
+def sweep_file(path, sets, scale="layout-60k", worst=0.08):
+    """A sweep result file as unlearning.py writes it, with one row per set (the last set the worst)."""
+    import json
+
+    keys = ("true", "any", "indep_true", "indep_any", "ratio", "d_retain", "max_check", "time_ratio", "steps")
+    rows = [{"set": s, "reverts": 0, **{k: 0.01 * (i + 1) for k in keys}} for i, s in enumerate(sets)]
+    rows[-1]["indep_true"] = worst
+    path.write_text(json.dumps({"args": {"command": "sweep", "scale": scale, "seed": 0}, "result": {"rows": rows}}))
+    return path
+
+
+def test_sweeps_run_in_parts_combine_into_one_median_and_worst(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from combine_sweeps import combine
+
+    rows, stats = combine([sweep_file(tmp_path / "a.json", ["0", "1", "2"]),
+                           sweep_file(tmp_path / "b.json", ["03", "0369"], worst=0.2)])
+    assert [r["set"] for r in rows] == ["0", "1", "2", "03", "0369"]
+    assert stats["indep_true"][1:] == (0.2, "0369")
+    assert stats["ratio"][0] == 0.02  # the median of 0.01 0.02 0.03 and 0.01 0.02 together
+    with pytest.raises(SystemExit, match="differs .* in scale"):
+        combine([tmp_path / "a.json", sweep_file(tmp_path / "c.json", ["4"], scale="t10k-8k")])
+    with pytest.raises(SystemExit, match="forget set 1 is in more than one file"):
+        combine([tmp_path / "a.json", sweep_file(tmp_path / "d.json", ["1"])])
+

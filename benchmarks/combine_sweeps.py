@@ -1,0 +1,75 @@
+"""One median-and-worst table over forget sets that were swept in more than one run.
+
+    python benchmarks/combine_sweeps.py benchmarks/results/sweep-layout-60k.json \\
+        benchmarks/results/random-sets/sweep-layout-60k.json
+
+A sweep at the 60k layout takes about half an hour per dozen sets, so its sets can be run in
+parts (`unlearning.py sweep --sets ... --out another/folder`). The parts must share the scale,
+the seed and the method: then they share one original network (the model cache makes it the
+same file), and each set's row is what one run would have printed. Each row's time ratio stays
+against the retrain timed in its own run: times are compared within a run, never across.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from unlearning import summary  # noqa: E402
+
+KEYS = ("true", "any", "indep_true", "indep_any", "ratio", "d_retain", "max_check", "time_ratio", "steps")
+SAME = ("scale", "seed", "method")  # what the parts must share to be one sweep
+
+
+def setting(run: dict, key: str):
+    """A sweep's setting; files written before `--method` existed ran the default method."""
+    return run["args"].get(key, "evidence" if key == "method" else None)
+
+
+def combine(paths: list[Path]) -> tuple[list[dict], dict]:
+    """All rows of the sweep files at `paths` and their summary; refuses parts that are not one sweep."""
+    runs = [json.loads(Path(p).read_text()) for p in paths]
+    for path, run in zip(paths, runs):
+        if run.get("args", {}).get("command") != "sweep":
+            raise SystemExit(f"{path} is not a sweep's result (benchmarks/unlearning.py sweep writes those)")
+        differs = [key for key in SAME if setting(run, key) != setting(runs[0], key)]
+        if differs:
+            raise SystemExit(f"{path} differs from {paths[0]} in {', '.join(differs)}: not parts of one sweep")
+    rows, seen = [], set()
+    for path, run in zip(paths, runs):
+        for row in run["result"]["rows"]:
+            if row["set"] in seen:
+                raise SystemExit(f"forget set {row['set']} is in more than one file (again in {path}); "
+                                 "pass each set once")
+            seen.add(row["set"])
+            rows.append(row)
+    return rows, summary(rows, KEYS)
+
+
+def main() -> None:
+    """Print the combined table."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("files", nargs="+", type=Path, help="sweep JSON files of one scale, seed and method")
+    args = parser.parse_args()
+    missing = [str(p) for p in args.files if not p.is_file()]
+    if missing:
+        raise SystemExit(f"no such file: {', '.join(missing)}")
+    rows, stats = combine(args.files)
+    print(f"{len(rows)} forget sets from {len(args.files)} runs: {' '.join(r['set'] for r in rows)}\n")
+    print(f"{'':>10} | {'median':>8} | {'worst':>8} (set)")
+    for key, (median, worst, where) in stats.items():
+        print(f"{key:>10} | {median:8.3f} | {worst:8.3f} ({where})")
+    for key, limit in (("indep_true", 0.05), ("indep_any", 0.10), ("ratio", 1.10), ("time_ratio", 0.20)):
+        above = [r["set"] for r in rows if r[key] > limit]
+        print(f"{key} above {limit:g}: {len(above)} of {len(rows)} sets ({' '.join(above) or 'none'})")
+    below = [r["set"] for r in rows if r["d_retain"] < -0.01]
+    print(f"d_retain below -1 point: {len(below)} of {len(rows)} sets ({' '.join(below) or 'none'})")
+    reverted = [r["set"] for r in rows if r["reverts"]]
+    print(f"a check outside the guard (reverted): {len(reverted)} of {len(rows)} sets ({' '.join(reverted) or 'none'})")
+
+
+if __name__ == "__main__":
+    main()
