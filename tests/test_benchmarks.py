@@ -59,3 +59,10 @@ def test_sweeps_run_in_parts_combine_into_one_median_and_worst(tmp_path):
     with pytest.raises(SystemExit, match="forget set 1 is in more than one file"):
         combine([tmp_path / "a.json", sweep_file(tmp_path / "d.json", ["1"])])
 
+
+@pytest.mark.parametrize("bad", ["0123456789", "33", "nine"])
+def test_the_step_timer_refuses_a_forget_set_it_cannot_time_before_any_training(bad, tmp_path):
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "step_time.py"), "--set", bad,
+                          "--data", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1
+    assert "--set takes distinct digits" in run.stderr and "Traceback" not in run.stderr
