@@ -18,9 +18,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from unlearning import summary  # noqa: E402
+from unlearning import SWEEP_KEYS, summary  # noqa: E402
 
-KEYS = ("true", "any", "indep_true", "indep_any", "ratio", "d_retain", "max_check", "time_ratio", "steps")
 SAME = ("scale", "seed", "method")  # what the parts must share to be one sweep
 
 
@@ -46,7 +45,7 @@ def combine(paths: list[Path]) -> tuple[list[dict], dict]:
                                  "pass each set once")
             seen.add(row["set"])
             rows.append(row)
-    return rows, summary(rows, KEYS)
+    return rows, summary(rows, SWEEP_KEYS)
 
 
 def main() -> None:

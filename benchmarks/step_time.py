@@ -101,12 +101,12 @@ def main() -> None:
     for (name, seconds), each in zip(parts.items(), (fit, learn, unlearn_move, one_check)):
         print(f"{name:<38} {each * 1000:7.0f}ms {seconds:12.1f}s {seconds / total:6.0%}")
     print(f"{'a run of the whole budget':<38} {'':>9} {total:12.1f}s {'':>6}")
-    per_step = learn + unlearn_move + one_check / cfg.check_every
-    fits = (0.2 * args.retrain_seconds - fit) / per_step
+    without_learning = unlearn_move + one_check / cfg.check_every  # seconds a step, checks included
+    room = 0.2 * args.retrain_seconds - fit  # the cut-off's seconds left after fitting the readers
     print(f"\nretrain: {args.retrain_seconds:.0f} s; the whole budget is {total / args.retrain_seconds:.0%} of it. "
-          f"At {per_step * 1000:.0f} ms a step (checks included), 20% of a retrain holds {max(0, fits):.0f} steps; "
-          f"without the learning move, "
-          f"{max(0, (0.2 * args.retrain_seconds - fit) / (unlearn_move + one_check / cfg.check_every)):.0f}.")
+          f"At {(learn + without_learning) * 1000:.0f} ms a step (checks included), 20% of a retrain holds "
+          f"{max(0, room / (learn + without_learning)):.0f} steps; without the learning move, "
+          f"{max(0, room / without_learning):.0f}.")
 
 
 if __name__ == "__main__":

@@ -55,6 +55,7 @@ from mae_helpers.unlearn import METHODS  # noqa: E402
 
 NAMED = ("0369", "7", "18")
 SET_SEED = 2026  # the random pairs and quads; printed with the results
+SWEEP_KEYS = ("true", "any", "indep_true", "indep_any", "ratio", "d_retain", "max_check", "time_ratio", "steps")
 
 
 def forget_sets(seed: int = SET_SEED) -> list[str]:
@@ -161,8 +162,7 @@ def sweep(args, settings: dict) -> dict:
               f"{row['ratio']:5.3f}x {row['d_retain'] * 100:+6.1f}p | {row['max_check']:8.3f}x {row['reverts']:7d} "
               f"{row['steps']:5d} {row['kept_step']:5d} | {row['seconds']:7.1f} {row['time_ratio']:10.0%} | "
               f"{row['stop']}", flush=True)
-    keys = ("true", "any", "indep_true", "indep_any", "ratio", "d_retain", "max_check", "time_ratio", "steps")
-    stats = summary(rows, keys)
+    stats = summary(rows, SWEEP_KEYS)
     print(f"\n{'':>10} | {'median':>8} | {'worst':>8} (set)")
     for key, (median, worst, where) in stats.items():
         print(f"{key:>10} | {median:8.3f} | {worst:8.3f} ({where})")
