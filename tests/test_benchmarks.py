@@ -60,6 +60,32 @@ def test_sweeps_run_in_parts_combine_into_one_median_and_worst(tmp_path):
         combine([tmp_path / "a.json", sweep_file(tmp_path / "d.json", ["1"])])
 
 
+def test_another_methods_sweep_is_compared_set_by_set_on_forgetting_and_retained_cost(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from combine_sweeps import versus
+
+    mine = [{"set": "0", "true": 0.02, "indep_true": 0.05, "ratio": 1.08},
+            {"set": "1", "true": 0.01, "indep_true": 0.01, "ratio": 1.05},
+            {"set": "2", "true": 0.00, "indep_true": 0.00, "ratio": 1.02}]
+    other = [{"set": "0", "true": 0.40, "indep_true": 0.055, "ratio": 1.01},  # ties by one judge only
+             {"set": "1", "true": 0.015, "indep_true": 0.00, "ratio": 1.04},  # ties by both
+             {"set": "2", "true": 0.00, "indep_true": 0.00, "ratio": 1.03},  # forgets as well, costs more
+             {"set": "9", "true": 0.00, "indep_true": 0.00, "ratio": 0.90}]  # not in the first sweep
+    ties = versus(mine, other)
+    assert ties == {"shared": ["0", "1", "2"], "true": ["1"], "indep_true": ["0", "1"], "both judges": ["1"]}
+    with pytest.raises(SystemExit, match="share no forget set"):
+        versus(mine, other[3:])
+
+
+def test_versus_refuses_a_sweep_of_another_scale(tmp_path):
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "combine_sweeps.py"),
+                          str(sweep_file(tmp_path / "a.json", ["0", "1"])), "--versus",
+                          str(sweep_file(tmp_path / "b.json", ["0", "1"], scale="t10k-8k"))],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1
+    assert "differ from" in run.stderr and "in scale" in run.stderr and "Traceback" not in run.stderr
+
+
 @pytest.mark.parametrize("bad", ["0123456789", "33", "nine"])
 def test_the_step_timer_refuses_a_forget_set_it_cannot_time_before_any_training(bad, tmp_path):
     run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "step_time.py"), "--set", bad,
