@@ -35,13 +35,21 @@ def setting(run: dict, key: str):
     return run["args"].get(key, "evidence" if key == "method" else None)
 
 
+def differing(run: dict, other: dict, keys) -> list[str]:
+    """The settings among `keys` in which two sweep files differ."""
+    return [key for key in keys if setting(run, key) != setting(other, key)]
+
+
 def combine(paths: list[Path]) -> tuple[list[dict], dict]:
     """All rows of the sweep files at `paths` and their summary; refuses parts that are not one sweep."""
+    missing = [str(p) for p in paths if not Path(p).is_file()]
+    if missing:
+        raise SystemExit(f"no such file: {', '.join(missing)}")
     runs = [json.loads(Path(p).read_text()) for p in paths]
     for path, run in zip(paths, runs):
         if run.get("args", {}).get("command") != "sweep":
             raise SystemExit(f"{path} is not a sweep's result (benchmarks/unlearning.py sweep writes those)")
-        differs = [key for key in SAME if setting(run, key) != setting(runs[0], key)]
+        differs = differing(run, runs[0], SAME)
         if differs:
             raise SystemExit(f"{path} differs from {paths[0]} in {', '.join(differs)}: not parts of one sweep")
     rows, seen = [], set()
@@ -72,14 +80,6 @@ def versus(rows: list[dict], other: list[dict]) -> dict:
     return {"shared": [r["set"] for r in shared], **ties}
 
 
-def load(paths: list[Path]) -> tuple[list[dict], dict]:
-    """`combine(paths)` after checking that the files exist."""
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        raise SystemExit(f"no such file: {', '.join(missing)}")
-    return combine(paths)
-
-
 def main() -> None:
     """Print the combined table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -88,7 +88,7 @@ def main() -> None:
                         help="sweep files of another method at the same scale and seed, compared set by set "
                              "(default: none)")
     args = parser.parse_args()
-    rows, stats = load(args.files)
+    rows, stats = combine(args.files)
     print(f"{len(rows)} forget sets from {len(args.files)} runs: {' '.join(r['set'] for r in rows)}\n")
     print(f"{'':>10} | {'median':>8} | {'worst':>8} (set)")
     for key, (median, worst, where) in stats.items():
@@ -102,11 +102,11 @@ def main() -> None:
     print(f"a check outside the guard (reverted): {len(reverted)} of {len(rows)} sets ({' '.join(reverted) or 'none'})")
     if args.versus:
         first, second = (json.loads(paths[0].read_text()) for paths in (args.files, args.versus))
-        differs = [key for key in ("scale", "seed") if setting(first, key) != setting(second, key)]
+        differs = differing(first, second, ("scale", "seed"))
         if differs:
             raise SystemExit(f"--versus files differ from {args.files[0]} in {', '.join(differs)}: compare one "
                              "scale and seed")
-        ties = versus(rows, load(args.versus)[0])
+        ties = versus(rows, combine(args.versus)[0])
         this, that = setting(first, "method"), setting(second, "method")
         print(f"\n{that} against {this} on {len(ties['shared'])} shared sets: forgets as well (within "
               f"{TIE * 100:g} point) at a retained MSE no higher on")
