@@ -491,10 +491,14 @@ exercises.check("Exercise 1", check_bounded_push)
 # - **keep** the retained digits: redraw them, and stay close to what the original model drew
 #   ($\text{out}_\text{teacher}$; λ is `cfg.distill_weight`):
 #   $L_\text{keep} = \text{MSE}(\text{out}_r, x_r) + \lambda\, \text{MSE}(\text{out}_r, \text{out}_{\text{teacher},r})$;
-# - **leave no evidence**: the frozen reader's belief that a forget digit's drawing shows
-#   *some* retained digit should go to 1. Its negative log is 0 once the reader sees no
-#   forget digit:
-#   $$L_\text{evidence} = -\log \sum_{j\,\in\,\text{retain}} \text{softmax}\big(\text{reader}(\text{out}_f)\big)_j$$
+# - **leave no evidence**: the frozen reader should read each forget digit's drawing as *one
+#   clear* retained digit, whichever it likes best. The negative log of that digit's
+#   probability is 0 once it does:
+#   $$L_\text{evidence} = -\log \max_{j\,\in\,\text{retain}} \text{softmax}\big(\text{reader}(\text{out}_f)\big)_j$$
+#   Why the likeliest retained digit, and not the sum over all of them? The sum is also met
+#   by a scribble the reader splits between a 3 and a 7, and another classifier may call
+#   that scribble an 8: the sweep's independent judge did, for 1s to be forgotten with 1 8.
+#   A clear 3 is a 3 to every reader.
 # - **push** each forget drawing away from the auxiliary's, bounded: $L_\text{push} = \exp(-d/\tau)$.
 #
 # $$\text{loss} = L_\text{keep} + w \,\big(L_\text{evidence} + L_\text{push}\big)$$
@@ -528,8 +532,8 @@ for function in (loss_evidence, keep_retained, forget_evidence, read_picture):
 # <details>
 # <summary>Our answer (click to open)</summary>
 #
-# The cheapest way to make "some retained digit" the reader's belief is to change the
-# *reader*: bias its last layer towards the retained digits, and the evidence term drops to
+# The cheapest way to make a clear retained digit the reader's belief is to change the
+# *reader*: bias its last layer towards one retained digit, and the evidence term drops to
 # zero while the drawings stay exactly as they were. The adversary would collude instead of
 # searching. What prevents it is the optimizer: move (2) steps only the autoencoder's
 # parameters, and move (1) trains the reader only on its own cross-entropy, so the reader
