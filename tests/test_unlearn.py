@@ -25,6 +25,7 @@ from mae_helpers.unlearn import (
     UnlearnState,
     Witness,
     batches,
+    forget_evidence,
     loss_original,
     repulsion,
     research_val_loss,
@@ -219,6 +220,19 @@ def test_the_original_method_is_the_research_loss_on_batches_of_all_digits(setup
     assert len(y_f) > 0 and len(y_r) > 0 and not set(y_r.tolist()) & set(FORGET)
     _, history = unlearn(original, aux, cfg, method="original", progress=False, witness_net=witness_net)
     assert history.steps == cfg.unlearn_max_steps and "lowest validation loss" in history.stopped
+
+
+def test_evidence_asks_for_one_clear_retained_digit_not_a_split_between_two():
+    retain_mask = torch.tensor([d in RETAIN for d in range(10)])
+    clear, split, forget = torch.full((3, 10), -30.0).unbind()
+    clear[3] = 0.0  # a clear 3
+    split[3] = split[7] = 0.0  # half a 3, half a 7: no forget digit, yet no clear retained digit either
+    forget[FORGET[0]] = 0.0
+    loss = {name: forget_evidence((logits[None],), retain_mask).item()
+            for name, logits in (("clear", clear), ("split", split), ("forget", forget))}
+    assert loss["clear"] == pytest.approx(0.0, abs=1e-6)
+    assert loss["split"] == pytest.approx(torch.log(torch.tensor(2.0)).item(), abs=1e-4)
+    assert loss["forget"] > 20
 
 
 def test_repulsion_is_bounded_and_largest_at_the_target():
