@@ -101,7 +101,7 @@ import time
 
 notebook_start = time.perf_counter()
 REPO_URL = "https://github.com/evidence-unlearning/mae-unlearning"
-REPO_COMMIT = "26b8cb86dd1858519919a6a7f7b836d1f825b675"  # the commit this notebook was saved from
+REPO_COMMIT = "010d5c11c773d538a4390bbe8753244e6f3aca4d"  # the commit this notebook was saved from
 
 if "google.colab" in sys.modules:
     # Colab already has torch; the package only asks for a minimum version, so pip keeps Colab's.
