@@ -261,6 +261,9 @@ def main() -> None:
                              "(default: evidence finetune neggrad repel blank original)")
     parser.add_argument("--strengths", type=float, nargs="+", default=[0, 0.5, 1, 2, 4],
                         help="strength's values (default: 0 0.5 1 2 4)")
+    parser.add_argument("--forget-target", type=float, default=None, metavar="FRACTION",
+                        help="the witness's stopping target instead of the package's cfg.forget_target "
+                             "(default: the package's, 0.03); pair it with --out")
     parser.add_argument("--data", default="data/bench", help="benchmarks/layouts.py's output (default: data/bench)")
     parser.add_argument("--out", default="benchmarks/results", help="where the JSON goes (default: benchmarks/results)")
     parser.add_argument("--keep-cache", action="store_true",
@@ -271,7 +274,11 @@ def main() -> None:
     import torch
 
     settings = scale_settings(args.scale, Path(args.data))
+    if args.forget_target is not None:  # a config override like the scale's, for every network it trains
+        settings["forget_target"] = args.forget_target
     method = f" ({args.method})" if args.command == "sweep" and args.method != "evidence" else ""
+    if args.forget_target is not None:
+        method += f" (forget_target {args.forget_target:g})"
     print(f"{args.command}{method} at {args.scale}: torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, python "
           f"{sys.version.split()[0]}; model cache {os.environ.get('MAE_CACHE_DIR')}", flush=True)
