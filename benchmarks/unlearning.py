@@ -82,6 +82,14 @@ def loss_blank(s, x_forget, x_retain, cfg):
 EXTRA_METHODS = {"blank": loss_blank}  # not in the package's LOSSES: the learner writes it in notebook 04
 
 
+def fraction(text: str) -> float:
+    """argparse type: a number between 0 and 1."""
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a fraction between 0 and 1 (0.03 = 3%)")
+    return value
+
+
 def digits(text: str) -> tuple[int, ...]:
     """'0369' -> (0, 3, 6, 9)."""
     return tuple(sorted(int(c) for c in text))
@@ -261,9 +269,9 @@ def main() -> None:
                              "(default: evidence finetune neggrad repel blank original)")
     parser.add_argument("--strengths", type=float, nargs="+", default=[0, 0.5, 1, 2, 4],
                         help="strength's values (default: 0 0.5 1 2 4)")
-    parser.add_argument("--forget-target", type=float, default=None, metavar="FRACTION",
+    parser.add_argument("--forget-target", type=fraction, default=None, metavar="FRACTION",
                         help="the witness's stopping target instead of the package's cfg.forget_target "
-                             "(default: the package's, 0.03); pair it with --out")
+                             "(default: the package's, 0.03); results go to {--out}/target-FRACTION")
     parser.add_argument("--data", default="data/bench", help="benchmarks/layouts.py's output (default: data/bench)")
     parser.add_argument("--out", default="benchmarks/results", help="where the JSON goes (default: benchmarks/results)")
     parser.add_argument("--keep-cache", action="store_true",
@@ -274,11 +282,12 @@ def main() -> None:
     import torch
 
     settings = scale_settings(args.scale, Path(args.data))
-    if args.forget_target is not None:  # a config override like the scale's, for every network it trains
-        settings["forget_target"] = args.forget_target
     method = f" ({args.method})" if args.command == "sweep" and args.method != "evidence" else ""
-    if args.forget_target is not None:
+    out_dir = Path(args.out)
+    if args.forget_target is not None:  # a config override like the scale's; never over the defaults' results
+        settings["forget_target"] = args.forget_target
         method += f" (forget_target {args.forget_target:g})"
+        out_dir = out_dir / f"target-{args.forget_target:g}"
     print(f"{args.command}{method} at {args.scale}: torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, python "
           f"{sys.version.split()[0]}; model cache {os.environ.get('MAE_CACHE_DIR')}", flush=True)
@@ -287,7 +296,7 @@ def main() -> None:
     seconds = time.perf_counter() - start
     print(f"\n({seconds:.0f} s in all)")
     name = args.command if args.command != "sweep" or args.method == "evidence" else f"sweep-{args.method}"
-    out = Path(args.out) / f"{name}-{args.scale}.json"
+    out = out_dir / f"{name}-{args.scale}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"args": vars(args), "seconds": seconds, "result": result}, indent=1) + "\n")
 
