@@ -39,20 +39,25 @@ test: $(VENV)/.installed-dev
 # threads (the thread count changes the last digits of a training run); each notebook from an empty
 # model cache, as on a fresh Colab runtime. Waiting threads sleep instead of spinning: the same numbers,
 # and on a machine shared with other jobs 10x faster (60 training steps under load: 36 s spinning, 3.6 s).
-# The last three pin the x86 code paths: by default torch's kernels and MKL pick them by CPU (AVX-512 on
-# an Intel Xeon; AVX2, and another MKL path, on an AMD EPYC), and the same notebook prints other last digits
-# (validation MSE 0.0977 on one, 0.0968 on the other). Pinned, both should take the same paths; that is
-# checked on the Intel kind so far (outputs saved there), not yet on AMD.
+# The last three pin the x86 code paths (by default torch's kernels and MKL pick them by CPU). They do not
+# make two CPU kinds agree: oneDNN and MKL still block their sums by CPU model, and notebook 02 prints test
+# MSE 0.0967 on an Intel Xeon, 0.0981 on an AMD EPYC, pins and all. So `make notebooks` records the machine
+# (notebook metadata mae_saved_on) and `make test-notebooks` compares outputs only on that machine; elsewhere
+# it says so and runs every cell without comparing (NBVAL=strict compares anyway).
 SAVED_MODE := MAE_FAST=0 MAE_DATA_SOURCE=offline CUDA_VISIBLE_DEVICES= OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE \
 	PYTHONUNBUFFERED=1 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_CBWR=COMPATIBLE
 NOTEBOOKS ?= $(sort $(wildcard notebooks/*.ipynb))
+NBVAL ?= auto
 
 # nbval runs each notebook in that mode and compares every output not tagged nbval-ignore-output;
 # notebooks/nbval_sanitize.cfg blanks out timings, progress bars and temporary paths first.
 test-notebooks: $(VENV)/.installed-dev
 	for notebook in $(NOTEBOOKS); do \
+	    compare=--nbval; \
+	    if [ "$(NBVAL)" != strict ] && ! $(BIN)/python tools/notebook_metadata.py --saved-on-this-machine $$notebook; \
+	        then compare=--nbval-lax; fi; \
 	    cache=$$(mktemp -d) && \
-	    $(SAVED_MODE) MAE_CACHE_DIR=$$cache $(BIN)/python -m pytest -p no:cacheprovider -q --nbval \
+	    $(SAVED_MODE) MAE_CACHE_DIR=$$cache $(BIN)/python -m pytest -p no:cacheprovider -q $$compare \
 	        --nbval-sanitize-with notebooks/nbval_sanitize.cfg $$notebook; \
 	    status=$$?; rm -rf $$cache; [ $$status = 0 ] || exit $$status; \
 	done
@@ -66,7 +71,7 @@ notebooks: $(VENV)/.installed-dev
 	    $(SAVED_MODE) MAE_CACHE_DIR=$$cache $(BIN)/jupyter nbconvert --to notebook --execute --inplace $$notebook; \
 	    status=$$?; rm -rf $$cache; [ $$status = 0 ] || exit $$status; \
 	done
-	$(BIN)/python tools/notebook_metadata.py
+	$(BIN)/python tools/notebook_metadata.py --saved-here $(NOTEBOOKS)
 
 # Every figure and screenshot the README shows: the main job's figures, then the browser
 # test's screenshots (it needs Debian's chromium), both written into images/.

@@ -325,7 +325,8 @@ def test_metadata_script_pins_the_colab_install_to_the_commit_of_the_package(tmp
     (tmp_path / "mae_helpers").mkdir()
     (tmp_path / "mae_helpers" / "__init__.py").write_text("VERSION = 1\n")
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
-                                                           "display_name": "Python 3"}})
+                                                           "display_name": "Python 3"},
+                                            script.SAVED_ON: script.this_machine()})
     nb.cells = [nbformat.v4.new_code_cell('REPO_COMMIT = ""  # the commit this notebook was saved from')]
     ipynb = tmp_path / "lesson.ipynb"
     nbformat.write(nb, ipynb)
@@ -563,12 +564,48 @@ def test_make_test_compares_the_notebooks_in_the_mode_they_were_saved_in():
     mode = re.search(r"^SAVED_MODE := ((?:.*\\\n)*.*)$", makefile, re.M).group(1).replace("\\\n", " ").split()
     assert {"MAE_FAST=0", "MAE_DATA_SOURCE=offline", "CUDA_VISIBLE_DEVICES=", "OMP_NUM_THREADS=2"} <= set(mode)
     assert "$(MAKE) test-notebooks" in makefile_recipe("test")
-    for target, command in (("test-notebooks", f"--nbval --nbval-sanitize-with {SANITIZER.relative_to(ROOT)}"),
+    for target, command in (("test-notebooks", f"$$compare --nbval-sanitize-with {SANITIZER.relative_to(ROOT)}"),
                             ("notebooks", "nbconvert --to notebook --execute --inplace")):
         recipe = " ".join(makefile_recipe(target).replace("\\\n", " ").split())
         assert "$(SAVED_MODE) MAE_CACHE_DIR=$$cache" in recipe and "cache=$$(mktemp -d)" in recipe, recipe
         assert command in recipe, recipe
-    assert "tools/notebook_metadata.py" in makefile_recipe("notebooks")
+    assert "tools/notebook_metadata.py --saved-here" in makefile_recipe("notebooks")
+    # Compared by default; left uncompared only where the outputs were saved on another machine, unless NBVAL=strict.
+    recipe = " ".join(makefile_recipe("test-notebooks").replace("\\\n", " ").split())
+    assert "compare=--nbval;" in recipe and re.search(r"^NBVAL \?= auto$", makefile, re.M)
+    assert ('if [ "$(NBVAL)" != strict ] && ! $(BIN)/python tools/notebook_metadata.py --saved-on-this-machine '
+            '$$notebook; then compare=--nbval-lax; fi;') in recipe, recipe
+
+
+def test_saved_outputs_record_the_machine_and_are_compared_only_there(tmp_path, capsys):
+    """`--saved-here` records this machine; tidying without it keeps the record; `--saved-on-this-machine` is true
+    only for this machine's record and otherwise names both machines and the fix; `--check` wants a record."""
+    script = _metadata_script()
+    shutil.copy(ROOT / "jupytext.toml", tmp_path / "jupytext.toml")
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                           "display_name": "Python 3"}})
+    nb.cells = [nbformat.v4.new_code_cell("print(0.0967)")]
+    ipynb = tmp_path / "lesson.ipynb"
+    nbformat.write(nb, ipynb)
+    jupytext.write(nb, tmp_path / "lesson.py", fmt="py:percent")
+
+    assert f"{script.SAVED_ON} is missing" in " ".join(script.process(ipynb, set(), "a/b", write=False))
+    assert not script.saved_on_this_machine(ipynb) and "an unrecorded machine" in capsys.readouterr().err
+    script.process(ipynb, set(), "a/b", write=True, saved_here=True)
+    assert nbformat.read(ipynb, as_version=4).metadata[script.SAVED_ON] == script.this_machine()
+    assert script.saved_on_this_machine(ipynb) and capsys.readouterr().err == ""
+    assert script.process(ipynb, set(), "a/b", write=False) == []
+
+    other = "aarch64, Apple M9, torch 9.0"
+    saved = nbformat.read(ipynb, as_version=4)
+    saved.metadata[script.SAVED_ON] = other
+    nbformat.write(saved, ipynb)
+    script.process(ipynb, set(), "a/b", write=True)  # tidying here does not claim another machine's outputs
+    assert nbformat.read(ipynb, as_version=4).metadata[script.SAVED_ON] == other
+    assert not script.saved_on_this_machine(ipynb)
+    message = capsys.readouterr().err
+    assert other in message and script.this_machine() in message and "make notebooks" in message
+    assert "NBVAL=strict" in message
 
 
 @pytest.mark.parametrize("name", NAMES)
