@@ -194,6 +194,10 @@ def test_the_callers_networks_are_neither_changed_nor_moved_nor_switched(setup):
 
 def test_repel_forgets_without_the_readers(setup):
     cfg, original, aux, _, witness_net = setup
+    # The pixel-only push starts slowly: after 80 steps the witness's evidence had fallen only to 0.89x on an
+    # AMD EPYC (below 0.8x on an Intel Xeon); after 160 it is 0.24x. Twice the budget, so the test asserts
+    # forgetting rather than the CPU's rounding.
+    cfg = cfg.replace(unlearn_max_steps=2 * cfg.unlearn_max_steps)
     model, history = unlearn(original, aux, cfg, method="repel", progress=False, witness_net=witness_net)
     watched = held_out(cfg, original, witness_net)
     assert watched.evidence(model) < 0.8 * watched.evidence(original)
