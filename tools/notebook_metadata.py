@@ -36,15 +36,17 @@ block by CPU model and cache), so the same notebook prints other last digits on 
 (notebook 02's test MSE 0.0967 on an Intel Xeon, 0.0981 on an AMD EPYC, both with the Makefile's pins), and
 the unlearning loop then keeps another step. `make test-notebooks` compares the outputs only
 where they were saved (`--saved-on-this-machine`) and elsewhere says so and runs every cell
-without comparing. Bit-equal runs across kinds are possible without oneDNN
-(`torch.backends.mkldnn.enabled = False` with `MKL_CBWR=COMPATIBLE`: on the AMD machine the
-weights then did not change with the kernels' AVX2 or AVX-512 path), at about 5x the training
-time (40 steps of 128 digits: 9.5 s against 1.9 s): too slow for the lessons.
+without comparing. Without oneDNN (`torch.backends.mkldnn.enabled = False` with
+`MKL_CBWR=COMPATIBLE`) the weights no longer changed with the kernels' AVX2 or AVX-512 path on
+the AMD machine, which equal runs across kinds would need (not checked on a second kind), but
+training took about 5x as long (40 steps of 128 digits: 9.5 s against 1.9 s): too slow for the
+lessons.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import html
 import re
 import subprocess
@@ -222,8 +224,9 @@ def stamp_commit(nb, root: Path, write: bool) -> list[str]:
     return changes
 
 
+@functools.cache
 def this_machine() -> str:
-    """The CPU and torch that decide a notebook run's last digits, as one line."""
+    """The CPU and torch that decide a notebook run's last digits, as one line (read once per process)."""
     import platform
     from importlib.metadata import PackageNotFoundError, version
 
