@@ -52,6 +52,8 @@ NBVAL ?= auto
 # nbval runs each notebook in that mode and compares every output not tagged nbval-ignore-output;
 # notebooks/nbval_sanitize.cfg blanks out timings, progress bars and temporary paths first.
 test-notebooks: $(VENV)/.installed-dev
+	@case "$(NBVAL)" in auto|strict) ;; *) echo "NBVAL=$(NBVAL) is not a comparison mode: use NBVAL=auto (compare the" \
+	    "outputs only on the machine that saved them, the default) or NBVAL=strict (compare them anywhere)" >&2; exit 2;; esac
 	for notebook in $(NOTEBOOKS); do \
 	    compare=--nbval; \
 	    if [ "$(NBVAL)" != strict ] && ! $(BIN)/python tools/notebook_metadata.py --saved-on-this-machine $$notebook; \

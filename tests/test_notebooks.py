@@ -577,6 +577,22 @@ def test_make_test_compares_the_notebooks_in_the_mode_they_were_saved_in():
             '$$notebook; then compare=--nbval-lax; fi;') in recipe, recipe
 
 
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+@pytest.mark.parametrize("mode, accepted", [("auto", True), ("strict", True), ("", True), ("lax", False),
+                                            ("Strict", False)])
+def test_make_test_notebooks_refuses_an_unknown_nbval_mode(mode, accepted, tmp_path):
+    """`NBVAL=` takes auto or strict (unset: auto); anything else stops before a notebook runs, with an error
+    naming both, instead of silently running as auto. No notebook is named, so an accepted mode does nothing."""
+    venv = tmp_path / "no-venv"  # -o: the recipe runs without installing anything
+    args = ["make", "-s", "-C", str(ROOT), f"VENV={venv}", "-o", f"{venv}/.installed-dev", "test-notebooks",
+            "NOTEBOOKS="] + ([f"NBVAL={mode}"] if mode else [])
+    result = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert (result.returncode == 0) == accepted, result.stderr
+    if not accepted:
+        assert f"NBVAL={mode} is not a comparison mode" in result.stderr
+        assert "NBVAL=auto" in result.stderr and "NBVAL=strict" in result.stderr
+
+
 def test_saved_outputs_record_the_machine_and_are_compared_only_there(tmp_path, capsys):
     """`--saved-here` records this machine; tidying without it keeps the record; `--saved-on-this-machine` is true
     only for this machine's record and otherwise names both machines and the fix; `--check` wants a record."""
