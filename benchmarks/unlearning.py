@@ -272,6 +272,9 @@ def main() -> None:
     parser.add_argument("--forget-target", type=fraction, default=None, metavar="FRACTION",
                         help="the witness's stopping target instead of the package's cfg.forget_target "
                              "(default: the package's, 0.03); results go to {--out}/target-FRACTION")
+    parser.add_argument("--retain-tolerance", type=fraction, default=None, metavar="FRACTION",
+                        help="the guard's room instead of the package's cfg.retain_tolerance (default: the "
+                             "package's, 0.1 = 10%%); results go to {--out}/tolerance-FRACTION")
     parser.add_argument("--data", default="data/bench", help="benchmarks/layouts.py's output (default: data/bench)")
     parser.add_argument("--out", default="benchmarks/results", help="where the JSON goes (default: benchmarks/results)")
     parser.add_argument("--keep-cache", action="store_true",
@@ -288,6 +291,10 @@ def main() -> None:
         settings["forget_target"] = args.forget_target
         method += f" (forget_target {args.forget_target:g})"
         out_dir = out_dir / f"target-{args.forget_target:g}"
+    if args.retain_tolerance is not None:
+        settings["retain_tolerance"] = args.retain_tolerance
+        method += f" (retain_tolerance {args.retain_tolerance:g})"
+        out_dir = out_dir / f"tolerance-{args.retain_tolerance:g}"
     print(f"{args.command}{method} at {args.scale}: torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, python "
           f"{sys.version.split()[0]}; model cache {os.environ.get('MAE_CACHE_DIR')}", flush=True)
