@@ -287,14 +287,12 @@ def main() -> None:
     settings = scale_settings(args.scale, Path(args.data))
     method = f" ({args.method})" if args.command == "sweep" and args.method != "evidence" else ""
     out_dir = Path(args.out)
-    if args.forget_target is not None:  # a config override like the scale's; never over the defaults' results
-        settings["forget_target"] = args.forget_target
-        method += f" (forget_target {args.forget_target:g})"
-        out_dir = out_dir / f"target-{args.forget_target:g}"
-    if args.retain_tolerance is not None:
-        settings["retain_tolerance"] = args.retain_tolerance
-        method += f" (retain_tolerance {args.retain_tolerance:g})"
-        out_dir = out_dir / f"tolerance-{args.retain_tolerance:g}"
+    for field, folder in (("forget_target", "target"), ("retain_tolerance", "tolerance")):
+        value = getattr(args, field)
+        if value is not None:  # a config override like the scale's; never over the defaults' results
+            settings[field] = value
+            method += f" ({field} {value:g})"
+            out_dir = out_dir / f"{folder}-{value:g}"
     print(f"{args.command}{method} at {args.scale}: torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, python "
           f"{sys.version.split()[0]}; model cache {os.environ.get('MAE_CACHE_DIR')}", flush=True)
