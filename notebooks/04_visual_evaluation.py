@@ -644,11 +644,12 @@ print_table(runs)
 # little (80.7%). On the 60k layout `neggrad` forgets little (70.3%) but keeps the retained
 # digits better than the default (1.080x against 1.105x), so there neither wins on both. That holds for 0 3 6 9, not for
 # every forget set: forgetting 7 or 1 8 on 8,000 digits, `neggrad` forgets as much as the
-# default under the README's independent judge and keeps the retained digits better (the
-# README's *other named sets*). Over the 27 forget sets of the README's sweep, NegGrad+
+# default under the benchmark's independent judge and keeps the retained digits better
+# (*the other named sets* in benchmarks/results/README.md, the benchmark log). Over the 27
+# forget sets of the README's sweep, NegGrad+
 # forgets as well as the default at a retained cost no higher on 6 sets at 8,000 digits by
 # the independent judge (on 1 by both judges), and on 1 set of 27 at the 60k layout; `finetune`
-# on none (the README's *baselines over the forget-set sweep*). Check a claim on more than one
+# on none (the log's *baselines over the forget-set sweep*). Check a claim on more than one
 # forget set.
 #
 # ### Exercise 5 (coding): your own baseline

@@ -132,3 +132,18 @@ def test_readme_course_table_has_three_cpu_times_and_says_what_stands_in_for_ful
         "CPU, offline digits, cold", "CPU, offline digits, warm", "CPU, full-MNIST scale, cold", "GPU"]
     assert "stands in for full MNIST" in readme and "benchmarks/layouts.py" in readme
     assert "three independent witnesses" not in readme
+
+
+def markdown_files() -> list[Path]:
+    """The Markdown a reader follows links through: the README, the guides and the benchmark logs."""
+    logs = sorted((ROOT / "benchmarks" / "results").rglob("README.md"))
+    return [README, *sorted((ROOT / "docs").glob("*.md")), *logs]
+
+
+@pytest.mark.parametrize("path", markdown_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_relative_links_point_at_files_that_exist(path):
+    """A results table cites its run by a link; a moved or renamed file must not leave a dead one."""
+    targets = re.findall(r"\]\(([^)\s]+)\)", path.read_text())
+    local = [t.split("#")[0] for t in targets if not re.match(r"[a-z]+:|#", t)]
+    assert local or path != README, "the README links to no file of the repository"
+    assert not [t for t in local if not (path.parent / t).exists()], f"dead links in {path.name}"
