@@ -483,8 +483,9 @@ exercises.check("Exercise 1", check_bounded_push)
 # steps on the original model, so they start able to read. Why two CNNs? The autoencoder
 # learns whatever fools its opponent. Against one plain CNN it learned to redraw an 8 as a
 # 3 with faint extra strokes: plain CNNs called it a 3, a batch-norm CNN still read an 8
-# (an independent judge named 29.9% of the forgotten 8s in an earlier version's 8k sweep).
-# A drawing must now fool both kinds of eyes.
+# (an independent judge named 29.9% of the forgotten 8s in an earlier version's 8k sweep:
+# `benchmarks/results/sweep-t10k-8k.txt` at commit 1b6925b). A drawing must now fool both
+# kinds of eyes.
 #
 # **(2) Unlearn.** The autoencoder takes one Adam step with the readers frozen, on three terms:
 #

@@ -646,8 +646,8 @@ print_table(runs)
 # every forget set: forgetting 7 or 1 8 on 8,000 digits, `neggrad` forgets as much as the
 # default under the benchmark's independent judge and keeps the retained digits better
 # (*the other named sets* in benchmarks/results/README.md, the benchmark log). Over the 27
-# forget sets of the README's sweep, NegGrad+
-# forgets as well as the default at a retained cost no higher on 6 sets at 8,000 digits by
+# forget sets of the README's sweep, NegGrad+ forgets as well as the default at a retained
+# cost no higher on 6 sets at 8,000 digits by
 # the independent judge (on 1 by both judges), and on 1 set of 27 at the 60k layout; `finetune`
 # on none (the log's *baselines over the forget-set sweep*). Check a claim on more than one
 # forget set.
