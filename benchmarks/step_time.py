@@ -1,21 +1,21 @@
-"""Where an unlearning run's time goes: the learning move, the unlearning move, one check.
+"""Where an unlearning run's time goes: one step (both moves), one check, and what is paid once.
 
     python benchmarks/step_time.py --scale layout-60k --set 9      # after benchmarks/layouts.py
 
-The forget-any-set issue asks for unlearning in at most 20% of retraining's wall time at the
-60k layout. The sweep shows the hard sets using the whole 300-step budget at about 0.4 s a
-step. This script times the loop's parts one by one on the package's own `Players` and
-`Witness` (same networks, batches and defaults as `unlearn`), so that a faster loop starts
-from a measurement, not a guess:
+Times the package's own `Game` and `Witness` (the same networks, batches and defaults as
+`unlearn`), so that a faster loop starts from a measurement, not a guess:
 
-* fitting the readers once before the game (`cfg.q_fit_steps` learning steps);
-* the learning move: the Q-layers and the two picture readers take one Adam step;
-* the unlearning move: the autoencoder's loss, backward and Adam step (with its batches);
-* one check: the witness's two CNNs read the held-out forget digits' reconstructions, the
-  guard reads the retained ones, and the checked weights are copied.
+* once per original model (every forget set shares them): the readers' fit, the original's
+  drawings of every training image;
+* once per forget set: the auxiliary network's training, the setup of a run (its drawings of
+  the forget digits, the witness's held-out digits);
+* each step: the learning move and the unlearning move, from one forward pass;
+* each check (every `cfg.check_every` steps): the witness's look (each held-out digit redrawn
+  once) and the snapshot of the weights.
 
-Then it adds them up for a run of the whole budget and says how many steps would fit in 20%
-of a retrain. The networks come from the model cache (MAE_CACHE_DIR), trained if missing.
+"a step, checks included" = step + (check + snapshot) / check_every: the number the
+cheaper-than-retraining issue compares before and after. The networks come from the model
+cache (MAE_CACHE_DIR), trained if missing.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ from layouts import SCALES, scale_settings  # noqa: E402
 
 
 def timed(fn, repeats: int) -> float:
-    """Mean seconds of `fn()` over `repeats` calls."""
+    """Mean seconds of `fn()` over `repeats` calls (after one call to warm up)."""
+    fn()
     tic = time.perf_counter()
     for _ in range(repeats):
         fn()
@@ -44,10 +45,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", choices=SCALES, default="layout-60k", help="data scale (default: layout-60k)")
     parser.add_argument("--set", default="9", help="forget digits, e.g. 9 or 0369 (default: 9)")
-    parser.add_argument("--steps", type=int, default=40, help="steps timed per move (default: 40)")
+    parser.add_argument("--steps", type=int, default=40, help="steps timed (default: 40)")
     parser.add_argument("--data", default="data/bench", help="benchmarks/layouts.py's output (default: data/bench)")
-    parser.add_argument("--retrain-seconds", type=float,
-                        help="a retrain's wall time to compare with (default: the cached retrain's, trained if none)")
     args = parser.parse_args()
     if not args.set.isdigit() or len(set(args.set)) != len(args.set) or len(args.set) > 9:
         raise SystemExit(f"--set takes distinct digits such as 9 or 0369, not all ten; got {args.set!r}")
@@ -55,58 +54,62 @@ def main() -> None:
 
     from mae_helpers import get_config, train_cached
     from mae_helpers.data import loaders_for, split_digits
-    from mae_helpers.evaluate import train_witness
-    from mae_helpers.unlearn import LOSSES, Players, Witness, fit_readers, learn_step, retrain, train_auxiliary
+    from mae_helpers.train import retrain, train_auxiliary
+    from mae_helpers.unlearn import _ORIGINAL_DRAWINGS, LOSSES, Game, original_drawings, train_readers
+    from mae_helpers.witness import Witness, train_witness
 
     forget = tuple(sorted(int(c) for c in args.set))
-    cfg = get_config(fast=False, seed=0, forget_digits=forget, **scale_settings(args.scale, Path(args.data)))
+    settings = scale_settings(args.scale, Path(args.data))
+    cfg = get_config(fast=False, seed=0, forget_digits=forget, **settings)
     print(f"{args.scale}, forget {' '.join(map(str, forget))}: torch {torch.__version__}, {torch.get_num_threads()} "
           f"threads, {platform.processor() or platform.machine()}, {os.cpu_count()} cores; model cache "
           f"{os.environ.get('MAE_CACHE_DIR', 'default')}", flush=True)
     original, _ = train_cached("main", None, cfg, progress=False)
-    aux, _ = train_auxiliary(forget, cfg, progress=False)
+    _, retrained = retrain(forget, cfg, progress=False)
     witness_net = train_witness(original, cfg, progress=False)
-    if args.retrain_seconds is None:
-        _, meta = retrain(forget, cfg, progress=False)
-        args.retrain_seconds = sum(meta["history"]["seconds"])
+    everything = loaders_for(cfg, None, "cpu")
+    images = everything.train.dataset.images
+
+    tic = time.perf_counter()
+    readers = train_readers(original, cfg, "cpu")
+    fit = readers.metadata.get("seconds", time.perf_counter() - tic)
+    _ORIGINAL_DRAWINGS.clear()
+    drawings = timed(lambda: (_ORIGINAL_DRAWINGS.clear(), original_drawings(original, images)), 1)
+    aux_tic = time.perf_counter()
+    aux, aux_meta = train_auxiliary(forget, cfg, progress=False, original=original)
+    aux_seconds = sum(aux_meta["history"]["seconds"]) or time.perf_counter() - aux_tic
 
     _, retain = split_digits(forget)
-    p = Players(original, aux, LOSSES["evidence"], cfg, "cpu", learn=True, all_digits=False)
-    everything = loaders_for(cfg, None, "cpu")
-    fit = timed(lambda: fit_readers(p.s, p.q_opt, everything.train.dataset.images, everything.train.dataset.targets,
-                                    cfg.q_fit_steps, cfg.retain_batch, cfg.seed), 1)
-    witness = Witness(witness_net, p.s.teacher, loaders_for(cfg, forget, "cpu").val.dataset,
-                      loaders_for(cfg, retain, "cpu").val.dataset, everything.train.dataset.images, forget,
-                      cfg.witness_images)
+    holder = {}
 
-    def learn_move():
-        x_f, y_f, x_r, y_r = next(p.feed)
-        learn_step(p.s, p.q_opt, torch.cat([x_f, x_r[: len(x_f)]]), torch.cat([y_f, y_r[: len(x_f)]]))
+    def setup():
+        holder["game"] = Game(original, aux, readers, LOSSES["evidence"], cfg, "cpu", all_digits=False)
+        holder["witness"] = Witness(witness_net, holder["game"].teacher, loaders_for(cfg, forget, "cpu").val.dataset,
+                                    loaders_for(cfg, retain, "cpu").val.dataset, images, forget, cfg.witness_images)
 
-    def check():
-        witness.evidence(p.student), witness.retain_ratio(p.student), witness.forget_mse(p.student)
-        p.weights()
+    run_setup = timed(setup, 1)
+    game, witness = holder["game"], holder["witness"]
+    step = timed(lambda: game.step(cfg.unlearn_lr, cfg.forget_weight), args.steps)
+    look = timed(lambda: witness.look(game.student), max(3, args.steps // cfg.check_every))
+    snapshot = timed(game.weights, 20)
+    per_step = step + (look + snapshot) / cfg.check_every
+    retrain_seconds = sum(retrained["history"]["seconds"])
 
-    p.learn = False
-    batch = timed(lambda: next(p.feed), args.steps)
-    unlearn_move = timed(lambda: p.step(cfg.unlearn_lr, cfg.forget_weight), args.steps)  # includes its batches
-    learn = timed(learn_move, args.steps) - batch  # its batch is the unlearning move's in the real loop
-    one_check = timed(check, max(3, args.steps // cfg.check_every))
-
-    steps, checks = cfg.unlearn_max_steps, cfg.unlearn_max_steps // cfg.check_every
-    parts = {"fit the readers (once)": fit, f"learning move x {steps}": learn * steps,
-             f"unlearning move x {steps} (with batches)": unlearn_move * steps, f"check x {checks}": one_check * checks}
-    total = sum(parts.values())
-    print(f"\n{'part':<38} {'each':>9} {'whole budget':>13} {'share':>6}")
-    for (name, seconds), each in zip(parts.items(), (fit, learn, unlearn_move, one_check)):
-        print(f"{name:<38} {each * 1000:7.0f}ms {seconds:12.1f}s {seconds / total:6.0%}")
-    print(f"{'a run of the whole budget':<38} {'':>9} {total:12.1f}s {'':>6}")
-    without_learning = unlearn_move + one_check / cfg.check_every  # seconds a step, checks included
-    room = 0.2 * args.retrain_seconds - fit  # the cut-off's seconds left after fitting the readers
-    print(f"\nretrain: {args.retrain_seconds:.0f} s; the whole budget is {total / args.retrain_seconds:.0%} of it. "
-          f"At {(learn + without_learning) * 1000:.0f} ms a step (checks included), 20% of a retrain holds "
-          f"{max(0, room / (learn + without_learning)):.0f} steps; without the learning move, "
-          f"{max(0, room / without_learning):.0f}.")
+    print(f"\n{'part':<58} {'seconds':>9}")
+    rows = {"once per original: the readers' fit": fit,
+            "once per original: the original's drawings of the training digits": drawings,
+            "once per forget set: the auxiliary network's training": aux_seconds,
+            "once per forget set: a run's setup (drawings, held-out digits)": run_setup,
+            "one step (learning and unlearning moves)": step,
+            f"one check (witness and guard, {len(witness.x_f)} + {len(witness.x_r)} held-out digits)": look,
+            "one snapshot of the weights": snapshot}
+    for name, seconds in rows.items():
+        print(f"{name:<58} {seconds:9.4f}")
+    print(f"\na step, checks included: {per_step * 1000:.0f} ms (a check every {cfg.check_every} steps)")
+    budget = aux_seconds + run_setup + cfg.unlearn_max_steps * per_step
+    print(f"retrain: {retrain_seconds:.0f} s; a run of the whole budget ({cfg.unlearn_max_steps} steps) with its "
+          f"auxiliary network: {budget:.0f} s = {budget / retrain_seconds:.0%} of a retrain; 10% of a retrain holds "
+          f"{max(0, (0.1 * retrain_seconds - aux_seconds - run_setup) / per_step):.0f} steps")
 
 
 if __name__ == "__main__":

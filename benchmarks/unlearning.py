@@ -124,36 +124,57 @@ def summary(rows: list[dict], keys) -> dict:
 
 
 SWEEP_HEADER = (f"{'set':>5} | {'judge true':>10} {'any':>6} | {'indep true':>10} {'any':>6} | {'ratio':>6} "
-                f"{'d judge':>7} | {'max check':>9} {'reverts':>7} {'steps':>5} {'kept':>5} | {'seconds':>7} "
-                f"{'vs retrain':>10} | stop")
+                f"{'d judge':>7} | {'max check':>9} {'reverts':>7} {'steps':>5} {'kept':>5} | {'aux s':>5} "
+                f"{'loop s':>6} {'vs retrain':>10} | stop")
 
 
-def sweep(args, settings: dict) -> dict:
-    """One unlearning run per forget set, judged twice; the medians and the worst sets."""
+def timed_call(fn):
+    """(fn(), seconds it took)."""
+    tic = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - tic
+
+
+def sweep_seed(args, settings: dict, seed: int) -> dict:
+    """One seed's sweep: one original, then per forget set an auxiliary network and one unlearning run, judged twice.
+
+    A set's time is everything paid for it: the auxiliary network's training and the run (its
+    setup, steps and checks). What every set of one original shares (the readers' fit, the
+    witness's training, the original's drawings of the training digits) is timed once, beside.
+    The retrain is timed in the same run, on the first named set (it takes the original's
+    number of steps whatever the set).
+    """
     from mae_helpers import get_config, train_cached, train_judge
     from mae_helpers.data import loaders_for
-    from mae_helpers.evaluate import train_witness
-    from mae_helpers.unlearn import retrain, train_auxiliary, unlearn
+    from mae_helpers.train import retrain, train_auxiliary
+    from mae_helpers.unlearn import original_drawings, train_readers, unlearn
+    from mae_helpers.witness import train_witness
 
-    base = get_config(fast=False, seed=args.seed, **settings)
+    base = get_config(fast=False, seed=seed, **settings)
     original, meta = train_cached("main", None, base, progress=False)
-    judge, witness = train_judge(base, progress=False), train_witness(original, base, progress=False)
+    judge = train_judge(base, progress=False)
     loaders = loaders_for(base, None, "cpu")
+    witness, witness_s = timed_call(lambda: train_witness(original, base, progress=False))
+    readers, readers_s = timed_call(lambda: train_readers(original, base, "cpu"))
+    _, drawings_s = timed_call(lambda: original_drawings(original, loaders.train.dataset.images))
+    shared = {"witness": witness_s, "readers": readers_s, "original_drawings": drawings_s}
     indep, indep_acc = independent_judge(settings, Path(args.data) / f"independent-judge-{args.scale}.pt")
     _, retrain_meta = retrain(digits(NAMED[0]), base.replace(forget_digits=digits(NAMED[0])), progress=False)
     retrain_seconds = sum(retrain_meta["history"]["seconds"])
     sets = args.sets or forget_sets()
-    print(f"original trained in {sum(meta['history']['seconds']):.0f} s; retrain ({NAMED[0]}) "
-          f"{retrain_seconds:.1f} s; "
-          f"package judge {judge.test_accuracy:.2%}, independent judge {indep_acc:.2%} on the test digits; "
-          f"random sets drawn with seed {SET_SEED}\n\n{SWEEP_HEADER}\n" + "-" * len(SWEEP_HEADER), flush=True)
+    print(f"\nseed {seed}: original trained in {sum(meta['history']['seconds']):.0f} s; retrain ({NAMED[0]}) "
+          f"{retrain_seconds:.1f} s; once per original: readers {readers_s:.1f} s, witness {witness_s:.1f} s, the "
+          f"original's drawings {drawings_s:.1f} s; package judge {judge.test_accuracy:.2%}, independent judge "
+          f"{indep_acc:.2%} on the test digits; random sets drawn with seed {SET_SEED}\n\n{SWEEP_HEADER}\n"
+          + "-" * len(SWEEP_HEADER), flush=True)
     rows = []
     for text in sets:
         forget = digits(text)
         cfg = base.replace(forget_digits=forget)
-        aux, _ = train_auxiliary(forget, cfg, progress=False)
+        (aux, _), aux_s = timed_call(lambda cfg=cfg, forget=forget: train_auxiliary(forget, cfg, progress=False,
+                                                                                      original=original))
         model, history = unlearn(original, aux, cfg, EXTRA_METHODS.get(args.method, args.method), progress=False,
-                                 witness_net=witness)
+                                 witness_net=witness, readers=readers)
         before, after = judged(judge, original, loaders.test, forget), judged(judge, model, loaders.test, forget)
         other = judged(indep, model, loaders.test, forget)
         checks = history.retain_ratio[1:]
@@ -162,20 +183,39 @@ def sweep(args, settings: dict) -> dict:
                "ratio": retained_mse(model, loaders.test, forget) / retained_mse(original, loaders.test, forget),
                "d_retain": after["retain"] - before["retain"], "max_check": max(checks) if checks else 1.0,
                "reverts": len(history.reverts), "steps": history.steps, "kept_step": history.kept_step,
-               "seconds": history.seconds, "time_ratio": history.seconds / retrain_seconds,
-               "stop": history.stop_reason}
+               "aux_seconds": aux_s, "loop_seconds": history.seconds, "seconds": aux_s + history.seconds,
+               "time_ratio": (aux_s + history.seconds) / retrain_seconds, "stop": history.stop_reason.value}
         rows.append(row)
         print(f"{text:>5} | {row['true']:10.1%} {row['any']:6.1%} | "
               f"{row['indep_true']:10.1%} {row['indep_any']:6.1%} | "
               f"{row['ratio']:5.3f}x {row['d_retain'] * 100:+6.1f}p | {row['max_check']:8.3f}x {row['reverts']:7d} "
-              f"{row['steps']:5d} {row['kept_step']:5d} | {row['seconds']:7.1f} {row['time_ratio']:10.0%} | "
-              f"{row['stop']}", flush=True)
+              f"{row['steps']:5d} {row['kept_step']:5d} | {aux_s:5.1f} {history.seconds:6.1f} "
+              f"{row['time_ratio']:10.0%} | {row['stop']}", flush=True)
     stats = summary(rows, SWEEP_KEYS)
     print(f"\n{'':>10} | {'median':>8} | {'worst':>8} (set)")
     for key, (median, worst, where) in stats.items():
         print(f"{key:>10} | {median:8.3f} | {worst:8.3f} ({where})")
-    return {"rows": rows, "summary": stats, "retrain_seconds": retrain_seconds, "set_seed": SET_SEED,
-            "judge_accuracy": judge.test_accuracy, "independent_judge_accuracy": indep_acc}
+    return {"rows": rows, "summary": stats, "retrain_seconds": retrain_seconds, "once_per_original": shared,
+            "set_seed": SET_SEED, "judge_accuracy": judge.test_accuracy, "independent_judge_accuracy": indep_acc}
+
+
+def sweep(args, settings: dict) -> dict:
+    """`sweep_seed` for each of `--seeds`; then, for each measure, its worst over the seeds and in which seed."""
+    per_seed = {seed: sweep_seed(args, settings, seed) for seed in args.seeds}
+    over = {}
+    for key in SWEEP_KEYS:
+        worsts = {seed: result["summary"][key] for seed, result in per_seed.items()}
+        pick = min if key == "d_retain" else max
+        seed = pick(worsts, key=lambda s: worsts[s][1])
+        over[key] = {"median_worst_seed": max(m for m, _, _ in worsts.values()) if key != "d_retain" else
+                     min(m for m, _, _ in worsts.values()), "worst": worsts[seed][1], "set": worsts[seed][2],
+                     "seed": seed}
+    if len(per_seed) > 1:
+        seeds = " ".join(map(str, args.seeds))
+        print(f"\nover seeds {seeds}\n{'':>10} | {'median (worst seed)':>19} | worst (set, seed)")
+        for key, v in over.items():
+            print(f"{key:>10} | {v['median_worst_seed']:19.3f} | {v['worst']:8.3f} ({v['set']}, seed {v['seed']})")
+    return {"seeds": {str(seed): result for seed, result in per_seed.items()}, "over_seeds": over}
 
 
 def methods(args, settings: dict) -> dict:
@@ -222,25 +262,28 @@ def strength(args, settings: dict) -> dict:
     """The strength dial 0 / 0.5 / 1 / 2 / 4 on the first named set, per seed: monotone in forgetting and in cost?"""
     from mae_helpers import get_config, train_cached, train_judge
     from mae_helpers.data import loaders_for
-    from mae_helpers.evaluate import train_witness
-    from mae_helpers.unlearn import train_auxiliary, unlearn
+    from mae_helpers.train import train_auxiliary
+    from mae_helpers.unlearn import train_readers, unlearn
+    from mae_helpers.witness import train_witness
 
     text = (args.sets or NAMED)[0]
     forget, results = digits(text), {}
     for seed in args.seeds:
         cfg = get_config(fast=False, seed=seed, forget_digits=forget, **settings)
         original, _ = train_cached("main", None, cfg, progress=False)
-        aux, _ = train_auxiliary(forget, cfg, progress=False)
+        aux, _ = train_auxiliary(forget, cfg, progress=False, original=original)
         judge, witness = train_judge(cfg, progress=False), train_witness(original, cfg, progress=False)
+        readers = train_readers(original, cfg, "cpu")
         test = loaders_for(cfg, None, "cpu").test
         base = retained_mse(original, test, forget)
         rows = []
         for value in args.strengths:
-            model, history = unlearn(original, aux, cfg.replace(strength=value), progress=False, witness_net=witness)
+            model, history = unlearn(original, aux, cfg.replace(strength=value), progress=False, witness_net=witness,
+                                     readers=readers)
             j = judged(judge, model, test, forget)
             rows.append({"strength": value, "true": j["true"], "any": j["any"],
                          "ratio": retained_mse(model, test, forget) / base, "steps": history.steps,
-                         "stop": history.stop_reason})
+                         "stop": history.stop_reason.value})
             print(f"seed {seed} strength {value:>4g}: judge true {j['true']:6.1%} any {j['any']:6.1%} | retained "
                   f"{rows[-1]['ratio']:.3f}x | {history.steps} steps | {history.stop_reason}", flush=True)
         forgets = [r["any"] for r in rows]
@@ -256,8 +299,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=("sweep", "methods", "strength"))
     parser.add_argument("--scale", default="t10k-8k", choices=SCALES, help="data scale (default: t10k-8k)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of sweep and methods (default: 0)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="strength's seeds (default: 0 1 2)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of methods (default: 0)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="seeds of sweep and strength, one original each (default: sweep 0; strength 0 1 2)")
     parser.add_argument("--sets", nargs="+", default=None,
                         help="forget sets such as 0369 7 (default: sweep: the sweep's 27; others: 0369 7 18)")
     known = [*METHODS, *EXTRA_METHODS]  # a typo fails here, not after minutes of training
@@ -280,6 +324,7 @@ def main() -> None:
     parser.add_argument("--keep-cache", action="store_true",
                         help="reuse MAE_CACHE_DIR instead of a fresh one (then training times are old ones)")
     args = parser.parse_args()
+    args.seeds = args.seeds or ([0, 1, 2] if args.command == "strength" else [0])
     if not args.keep_cache:
         os.environ["MAE_CACHE_DIR"] = tempfile.mkdtemp(prefix="mae-bench-cache-")
     import torch

@@ -13,10 +13,11 @@ _EXPORTS = {
     "data": ("check_digits", "get_mnist_loaders", "split_digits"),
     "audit": ("mia_scores", "relearn_steps"),
     "evaluate": ("judge_scores", "per_digit_mse", "probe_accuracy", "train_judge"),
+    "witness": ("train_witness",),
     "model": ("MAE", "count_parameters", "load_model", "save_model"),
     "report": ("UnlearningReport", "evaluate_model"),
-    "train": ("History", "train_and_validate", "train_cached"),
-    "unlearn": ("UnlearnHistory", "retrain", "train_auxiliary"),
+    "train": ("History", "retrain", "train_and_validate", "train_auxiliary", "train_cached"),
+    "unlearn": ("StopReason", "UnlearnHistory"),
     "viz": ("compare_reconstructions", "plot_curves", "plot_history", "plot_per_digit_mse",
             "visualize_reconstructions"),
 }

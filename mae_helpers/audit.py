@@ -25,12 +25,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .common import device_of, distinct, in_chunks, not_copies
 from .config import Config, resolve_device
 from .evaluate import judge_scores, per_image_mse
-from .unlearn import image_hashes, not_copies
 
 CV_FOLDS = 5
-CHUNK = 1024  # images per forward pass: a whole split at once would not fit in memory on full MNIST
 MIA_KEYS = ("mia_auc", "mia_accuracy")
 RELEARN_KEYS = ("relearn_steps", "relearn_seconds")
 RELEARN_MAX_STEPS = 200  # a model that has not relearned by then reports None ("more than this")
@@ -87,20 +86,6 @@ def logistic_cv_accuracy(feature: torch.Tensor, label: torch.Tensor, folds: int 
     return correct / len(label)
 
 
-def distinct(images: torch.Tensor) -> torch.Tensor:
-    """Mask keeping the first copy of each image (a tiled data set holds the same digit many times)."""
-    seen, keep = set(), []
-    for h in image_hashes(images):
-        keep.append(h not in seen)
-        seen.add(h)
-    return torch.tensor(keep, dtype=torch.bool, device=images.device)
-
-
-def in_chunks(images: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """`images` as (images, dummy labels) batches of CHUNK: a loader for `collect` and its users."""
-    return [(part, torch.zeros(len(part), dtype=torch.long)) for part in images.split(CHUNK)]
-
-
 def forget_images(dataset, forget_digits) -> torch.Tensor:
     """The images of `dataset` (a DigitTensors) whose label is a forget digit."""
     is_forget = torch.isin(dataset.targets, torch.tensor(forget_digits, device=dataset.targets.device))
@@ -155,16 +140,16 @@ def relearn_steps(model: nn.Module, judge: nn.Module, forget_train, test_loader,
     "relearn_seconds": wall time}. The batches come from `cfg.seed`, so every model sees the
     same ones. The model itself is untouched.
     """
-    device = resolve_device(device)
+    device = device_of(model, resolve_device(device))
     start = time.perf_counter()
-    student = copy.deepcopy(model).to(device).train()
+    student = copy.deepcopy(model).to(device).train()  # a copy learns; the caller's model is untouched
     optimizer = torch.optim.Adam(student.parameters(), lr=cfg.unlearn_lr)
     generator = torch.Generator().manual_seed(cfg.seed)
     images = forget_train.to(device)
     test_set = test_loader.dataset
     is_forget = torch.isin(test_set.targets, torch.tensor(forget_digits, device=test_set.targets.device))
     # Only the forget test digits: the check runs up to 22 times, and the retained ones do not count.
-    looks = list(zip(test_set.images[is_forget].split(CHUNK), test_set.targets[is_forget].split(CHUNK)))
+    looks = in_chunks(test_set.images[is_forget], test_set.targets[is_forget])
 
     def recognised() -> float:
         return judge_scores(judge, student, looks, forget_digits, device)["judge_acc_forget"]

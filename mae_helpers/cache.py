@@ -59,10 +59,15 @@ def judge_key(cfg, loaders, settings: dict) -> dict:
             "judge": settings}
 
 
+def network_key(name: str, cfg, loaders, settings: dict) -> dict:
+    """The key of a network the loop trains on the training split (the witness, the readers): never the test split."""
+    return {"name": name, "format": CACHE_FORMAT, **loaders.train.dataset.provenance(),
+            **{k: getattr(cfg, k) for k in JUDGE_KEY_FIELDS if k not in ("batch_size", "epochs")}, name: settings}
+
+
 def witness_key(cfg, loaders, settings: dict) -> dict:
     """The unlearning witness's key: the training data it learns from (it never sees the test split)."""
-    return {"name": "witness", "format": CACHE_FORMAT, **loaders.train.dataset.provenance(),
-            **{k: getattr(cfg, k) for k in JUDGE_KEY_FIELDS if k not in ("batch_size", "epochs")}, "witness": settings}
+    return network_key("witness", cfg, loaders, settings)
 
 
 class NotCached(LookupError):
@@ -160,6 +165,27 @@ def load_mae(path: Path, cfg, device=None):
                for c in columns):
         raise ValueError(f"its training history is missing or incomplete (it needs lists {', '.join(HISTORY_FIELDS)})")
     return model
+
+
+def load_classifier(path: Path, cls: type, arch: dict, accuracy_key: str | None = None):
+    """The `cls` network cached at `path` (a judge, the witness, the readers), with `.test_accuracy` from its metadata
+    when `accuracy_key` names it; a ValueError naming the file when it holds anything else (another architecture,
+    an accuracy outside [0, 1], a broken payload)."""
+    from .model import read_checkpoint, rebuild
+
+    payload = read_checkpoint(path)
+    try:
+        net = rebuild(cls, payload)
+        net.metadata = payload["metadata"]
+        if accuracy_key is not None:
+            net.test_accuracy = float(payload["metadata"][accuracy_key])
+            if not 0 <= net.test_accuracy <= 1:
+                raise ValueError(f"its accuracy {net.test_accuracy} is not a fraction")
+        if net.config != arch:
+            raise ValueError(f"its architecture {net.config} is not a {cls.__name__}'s {arch}")
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise ValueError(f"{path} does not hold a {cls.__name__} ({type(err).__name__}: {err})") from err
+    return net
 
 
 def _is_number(value) -> bool:

@@ -252,7 +252,9 @@ def main(argv: list[str] | None = None) -> int:
         _exit(code, line)
     say(str(exp.report))
     history = exp.unlearning
-    warning = "warning: " if "non-finite" in history.stopped else ""
+    from .unlearn import StopReason
+
+    warning = "warning: " if history.stop_reason == StopReason.NON_FINITE else ""
     print(f"{warning}unlearning: {history.steps} steps in {history.seconds:.1f} s; {history.stopped}", file=sys.stderr)
     names = ", ".join((*experiment.OUTPUT_FILES, *experiment.FIGURES, RunFolder.MANIFEST))
     print(f"\nwrote {names} to {out}", file=sys.stderr)

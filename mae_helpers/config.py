@@ -110,7 +110,7 @@ RANGES = {
                      "forget_batch", "retain_batch", "q_fit_steps", "witness_images", "witness_steps", "ramp_steps"),
                     AT_LEAST_ONE),
     **dict.fromkeys(("lr", "unlearn_lr", "q_lr", "repel_tau"), POSITIVE),
-    **dict.fromkeys(("forget_weight", "distill_weight"), NOT_NEGATIVE),
+    **dict.fromkeys(("forget_weight", "distill_weight", "aux_steps"), NOT_NEGATIVE),
 }
 
 
@@ -181,6 +181,10 @@ class Config:
     # Keep the retained reconstructions close to the original's (distillation): it protects the
     # retained digits more directly than their MSE to the input, which the original never reached.
     distill_weight: float = 5.0
+    # The auxiliary network (the drawing of each forget digit to push away from) is the original adapted to the
+    # forget digits for this many Adam steps (batch_size each), not a network trained from scratch for `epochs`
+    # epochs as the research code did: it is paid for every forget set. 0: the original itself.
+    aux_steps: int = 100
     q_lr: float = 1e-2  # the readers are small: they can and must keep up with the autoencoder
     q_fit_steps: int = 100  # batches to fit the readers (Q-layers, picture reader) to the original before the game
     witness_images: int = 1024  # held-out images per group the witness and the guard look at

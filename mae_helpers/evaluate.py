@@ -1,4 +1,4 @@
-"""Evaluation of unlearning, always on the held-out test split: three independent witnesses.
+"""Evaluation of unlearning, always on the held-out test split: the referees.
 
 1. Reconstruction MSE per digit: does the model still draw the forgotten digits?
 2. A judge: a separate CNN digit classifier, trained on real images only, looks at the
@@ -8,16 +8,17 @@
    measures how much evidence of the forgotten digits is really left in the code.
 
 `measure_model` gives all three for one model. The privacy audit (membership inference,
-relearning) is `audit.py`; `report.py` puts every model's numbers side by side.
+relearning) is `audit.py`; `report.py` puts every model's numbers side by side. Every function
+here runs the models it is given without changing them (`common.inference`): where their
+weights are, with their modes restored. None of the referees takes part in unlearning, and
+this wing imports nothing of the method's (train, witness, unlearn).
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import time
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -26,18 +27,13 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from . import cache
+from .common import classifier_accuracy, collect, device_of, inference, one_cycle
 from .config import Config, get_config, resolve_device
 from .data import loaders_for, split_digits
-from .model import read_checkpoint, rebuild, weights_digest
-from .train import one_cycle
 
 JUDGE_CHANNELS = (32, 64)
 JUDGE_ARCH = {"channels": list(JUDGE_CHANNELS)}
 JUDGE_LR = 2e-3  # Adam with a one-cycle schedule, as the MAE: 98% on the offline test digits in 10 epochs
-WITNESS_CHANNELS = (16, 32)  # the LeNet-style member (5x5 convolutions)
-WITNESS_NORMED_CHANNELS = (16, 32)  # the batch-norm member (3x3 convolutions)
-WITNESS_ARCH = {"channels": list(WITNESS_CHANNELS), "normed": list(WITNESS_NORMED_CHANNELS)}
-WITNESS_SEED_OFFSET = 7919  # the witness's own seed: cfg.seed + this (its mistakes must not be the judge's)
 PROBE_EPOCHS = 300  # full-batch Adam steps; the probe has only 11 x 10 weights, so this takes well under a second
 UNIFORM_ENTROPY = math.log(10)  # nats: the judge's entropy when it has no idea (a uniform guess over ten digits)
 # What `measure_model` returns, in this order (report.MODEL_KEYS adds the privacy audit's numbers).
@@ -45,32 +41,9 @@ METRIC_KEYS = ("mse_forget", "mse_retain", "judge_acc_forget", "judge_any_forget
                "judge_p_forgotten", "judge_entropy_forgotten", "probe_acc_forget", "per_digit_mse")
 
 
-@torch.no_grad()
-def collect(fn: Callable[[torch.Tensor], torch.Tensor], loader: DataLoader, device: torch.device):
-    """`fn` applied to every batch of `loader`: (outputs, labels), each concatenated on the CPU."""
-    outputs, labels = [], []
-    for images, targets in loader:
-        # Plain float32, no autocast: evaluation numbers should not depend on the device.
-        outputs.append(fn(images.to(device)).float().cpu())
-        labels.append(targets.cpu())
-    return torch.cat(outputs), torch.cat(labels)
-
-
 def _mean_or_none(values: torch.Tensor) -> float | None:
     """Mean as a Python float; None for an empty group (e.g. a digit absent from the loader)."""
     return float(values.mean()) if len(values) else None
-
-
-@contextmanager
-def evaluating(*modules: nn.Module | None):
-    """Put `modules` in eval mode (the judge's dropout off) for the block, then restore their modes."""
-    modules = [m for m in modules if m is not None]
-    modes = [m.training for m in modules]
-    try:
-        yield [m.eval() for m in modules]
-    finally:
-        for m, mode in zip(modules, modes):
-            m.train(mode)
 
 
 # ----------------------------------------------------------------------------- reconstruction
@@ -78,8 +51,8 @@ def evaluating(*modules: nn.Module | None):
 
 def per_image_mse(model: nn.Module, loader: DataLoader, device=None) -> tuple[torch.Tensor, torch.Tensor]:
     """(mean per-pixel squared error of each image's reconstruction, its label) over a whole loader."""
-    device = resolve_device(device)
-    with evaluating(model.to(device)):
+    device = device_of(model, resolve_device(device))
+    with inference(model):
         return collect(lambda x: (model(x).float() - x).pow(2).flatten(1).mean(1), loader, device)
 
 
@@ -111,19 +84,11 @@ class Judge(nn.Module):
         return self.net(x)
 
 
-def classifier_accuracy(classifier: nn.Module, loader: DataLoader, device=None) -> float:
-    """Fraction of the loader's images that `classifier` labels correctly."""
-    device = resolve_device(device)
-    with evaluating(classifier.to(device)):
-        logits, labels = collect(classifier, loader, device)
-    return float((logits.argmax(1) == labels).float().mean())
-
-
 def fit_judge(judge: nn.Module, loader: DataLoader, epochs: int, lr: float = JUDGE_LR, device=None,
               progress: bool = True) -> nn.Module:
     """Train `judge` to classify the loader's digits: Adam on cross-entropy, one-cycle schedule (train.one_cycle)."""
     device = resolve_device(device)
-    judge.to(device).train()
+    judge.to(device).train()  # it is being trained: here moving it is the point
     optimizer = torch.optim.Adam(judge.parameters(), lr=lr)
     scheduler = one_cycle(optimizer, lr, epochs * len(loader))
     for _ in tqdm(range(epochs), desc="judge", unit="epoch", disable=not progress, dynamic_ncols=True):
@@ -135,21 +100,6 @@ def fit_judge(judge: nn.Module, loader: DataLoader, epochs: int, lr: float = JUD
             if scheduler is not None:
                 scheduler.step()
     return judge.eval()
-
-
-def _load_classifier(path: Path, cls: type[nn.Module], accuracy_key: str, channels: dict) -> nn.Module:
-    """The `cls` network cached at `path`, with `.test_accuracy` from its metadata; a ValueError naming the file
-    when it holds anything else (another architecture, an accuracy outside [0, 1], a broken payload)."""
-    payload = read_checkpoint(path)
-    try:
-        net = rebuild(cls, payload)
-        net.metadata = payload["metadata"]
-        net.test_accuracy = float(payload["metadata"][accuracy_key])
-        if not 0 <= net.test_accuracy <= 1 or net.config != channels:
-            raise ValueError(f"its accuracy {net.test_accuracy} or architecture {net.config} is not a {cls.__name__}'s")
-    except (KeyError, TypeError, ValueError, RuntimeError) as err:
-        raise ValueError(f"{path} does not hold a {cls.__name__} ({type(err).__name__}: {err})") from err
-    return net
 
 
 def train_judge(cfg: Config | None = None, device=None, progress: bool = True, train: bool = True) -> Judge:
@@ -166,7 +116,7 @@ def train_judge(cfg: Config | None = None, device=None, progress: bool = True, t
     key = cache.judge_key(cfg, loaders, {"channels": list(JUDGE_CHANNELS), "lr": JUDGE_LR})
     path = cache.cached_path("judge", key)
     device = resolve_device(device)
-    judge = cache.load_cached(path, key, lambda f: _load_classifier(f, Judge, "test_accuracy", JUDGE_ARCH), train)
+    judge = cache.load_cached(path, key, lambda f: cache.load_classifier(f, Judge, JUDGE_ARCH, "test_accuracy"), train)
     if judge is not None:
         return judge.to(device).eval()
     if not train:
@@ -175,113 +125,11 @@ def train_judge(cfg: Config | None = None, device=None, progress: bool = True, t
     torch.manual_seed(cfg.seed)  # the judge's initial weights
     start = time.perf_counter()
     judge = fit_judge(Judge(JUDGE_CHANNELS), loaders.train, cfg.epochs, device=device, progress=progress)
-    judge.test_accuracy = classifier_accuracy(judge, loaders.test, device)
+    judge.test_accuracy = classifier_accuracy(judge, loaders.test)
     # save_model only needs `.config` and a state dict, so the judge gets the same atomic, hashed cache write.
-    cache.save_cached(judge, path, key=key, test_accuracy=judge.test_accuracy, seconds=time.perf_counter() - start)
+    judge.metadata = {"key": key, "test_accuracy": judge.test_accuracy, "seconds": time.perf_counter() - start}
+    cache.save_cached(judge, path, **judge.metadata)
     return judge.eval()
-
-
-# ----------------------------------------------------------------------------- the witness's eyes
-
-
-def conv_block(c_in: int, c_out: int) -> nn.Sequential:
-    """3x3 convolution, batch norm, ReLU: the building block of the batch-norm networks."""
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU())
-
-
-class WitnessNet(nn.Module):
-    """Two digit classifiers that fail differently: the unlearning loop's witness, not the judge.
-
-    A LeNet-style CNN (5x5 convolutions) and a batch-norm CNN (four 3x3 blocks), each with its
-    own seed and small random shifts. A drawing shows a digit when *either* sees it: the
-    output is the log of the larger of their two probabilities for each digit. One small CNN
-    alone is fooled: the unlearning loop plays against a small CNN reader, and learns to draw
-    8s that small plain CNNs call 3 while a batch-norm CNN still reads 8 (benchmarks/results).
-    """
-
-    def __init__(self, channels: tuple[int, int] = WITNESS_CHANNELS, normed: tuple[int, int] = WITNESS_NORMED_CHANNELS):
-        super().__init__()
-        c1, c2 = (int(c) for c in channels)
-        n1, n2 = (int(c) for c in normed)
-        self.config = dict(channels=[c1, c2], normed=[n1, n2])
-        self.test_accuracy: float | None = None  # on the real validation digits (it never sees test digits)
-        self.lenet = nn.Sequential(
-            nn.Conv2d(1, c1, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),  # 28 -> 14
-            nn.Conv2d(c1, c2, 5), nn.ReLU(), nn.MaxPool2d(2),  # 14 -> 10 -> 5
-            nn.Flatten(), nn.Linear(c2 * 25, 64), nn.ReLU(), nn.Linear(64, 10),
-        )
-        self.normed = nn.Sequential(conv_block(1, n1), conv_block(n1, n1), nn.MaxPool2d(2),  # 28 -> 14
-                                    conv_block(n1, n2), conv_block(n2, n2), nn.MaxPool2d(2),  # 14 -> 7
-                                    nn.Flatten(), nn.Dropout(0.3), nn.Linear(n2 * 49, 10))
-
-    def members(self) -> tuple[nn.Module, nn.Module]:
-        """The two classifiers, each trained on its own."""
-        return self.lenet, self.normed
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Log of the larger of the two members' probabilities, per digit: (N, 10)."""
-        return torch.maximum(self.lenet(x).softmax(1), self.normed(x).softmax(1)).log()
-
-
-def random_shift(x: torch.Tensor, generator: torch.Generator, most: int = 2) -> torch.Tensor:
-    """The batch moved by up to `most` pixels in each direction (one shift for the whole batch)."""
-    dy, dx = (torch.randint(-most, most + 1, (2,), generator=generator)).tolist()
-    return torch.roll(x, shifts=(dy, dx), dims=(2, 3))
-
-
-def fit_witness(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, steps: int, seed: int,
-                batch_size: int = 128, lr: float = JUDGE_LR) -> nn.Module:
-    """Train `net` for a fixed number of random, shifted batches: the same cost at every data scale."""
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
-    scheduler = one_cycle(optimizer, lr, steps)
-    net.train()
-    for _ in range(steps):
-        pick = torch.randint(len(labels), (batch_size,), generator=generator).to(labels.device)
-        loss = F.cross_entropy(net(random_shift(images[pick], generator)), labels[pick])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-    return net.eval()
-
-
-def train_witness(model: nn.Module, cfg: Config | None = None, device=None, progress: bool = True,
-                  train: bool = True) -> WitnessNet:
-    """The unlearning loop's witness for `model` and `cfg`'s data (None = CONFIG), trained once, then cached.
-
-    It learns from the real training digits *and* `model`'s reconstructions of them, since
-    reconstructions are what it will read: a blurred 8 is still an 8 to it. It depends on the
-    model and the data, not on the digits to forget, so every forget set shares it (like the
-    judge). `.test_accuracy` holds its accuracy on the real validation digits: it never sees a
-    test digit. `train=False` raises `NotCached` instead of training.
-    """
-    cfg = get_config() if cfg is None else cfg
-    loaders, device = loaders_for(cfg, None, device), resolve_device(device)
-    key = cache.witness_key(cfg, loaders, {**WITNESS_ARCH, "lr": JUDGE_LR,
-                                           "seed_offset": WITNESS_SEED_OFFSET, "steps": cfg.witness_steps,
-                                           "reads": weights_digest(model.state_dict())})
-    path = cache.cached_path("witness", key)
-    net = cache.load_cached(path, key, lambda f: _load_classifier(f, WitnessNet, "val_accuracy", WITNESS_ARCH),
-                            train)
-    if net is not None:
-        return net.to(device).eval()
-    if not train:
-        raise cache.not_cached("witness", f"data {key['data']}")
-    start = time.perf_counter()
-    images, labels = loaders.train.dataset.images, loaders.train.dataset.targets
-    chunks = [(images[i: i + 1024], labels[i: i + 1024]) for i in range(0, len(labels), 1024)]
-    with evaluating(model):
-        drawn = collect(lambda x: model(x).clamp(-1, 1), chunks, device)[0].to(images.device)
-    torch.manual_seed(cfg.seed + WITNESS_SEED_OFFSET)
-    net, pictures, digits = WitnessNet().to(device), torch.cat([images, drawn]), torch.cat([labels, labels])
-    for i, member in enumerate(net.members()):  # each member its own batches and shifts
-        fit_witness(member, pictures, digits, cfg.witness_steps, cfg.seed + WITNESS_SEED_OFFSET + i)
-    net.eval()
-    net.test_accuracy = classifier_accuracy(net, loaders.val, device)
-    cache.save_cached(net, path, key=key, val_accuracy=net.test_accuracy, seconds=time.perf_counter() - start)
-    return net.eval()
 
 
 def judge_scores(judge: nn.Module, model: nn.Module | None, loader: DataLoader, forget_digits, device=None) -> dict:
@@ -296,13 +144,15 @@ def judge_scores(judge: nn.Module, model: nn.Module | None, loader: DataLoader, 
     2.30 means "no idea"). A group the loader lacks scores None.
     """
     forget, _ = split_digits(forget_digits)
-    device = resolve_device(device)
+    device = device_of(judge if model is None else model, resolve_device(device))
+    if device_of(judge, device) != device:  # the judge comes to the model (a copy): the caller's stays where it is
+        judge = copy.deepcopy(judge).to(device)
 
     def look(x):
         # The judge sees the picture as displayed: pixels outside [-1, 1] are clipped.
         return judge(x if model is None else model(x).float().clamp(-1, 1))
 
-    with evaluating(judge.to(device), None if model is None else model.to(device)):
+    with inference(judge, model):
         logits, labels = collect(look, loader, device)
     log_p = logits.log_softmax(1)
     named = log_p.argmax(1)
@@ -334,8 +184,8 @@ def probe_scores(model: nn.Module, train_loader: DataLoader, test_loader: DataLo
     retrained without those digits ~78% (its code still tells them apart).
     """
     forget, _ = split_digits(forget_digits)
-    device = resolve_device(device)
-    with evaluating(model.to(device)):
+    device = device_of(model, resolve_device(device))
+    with inference(model):
         train_codes, train_labels = collect(model.encode, train_loader, device)
         test_codes, test_labels = collect(model.encode, test_loader, device)
     missing = sorted(set(forget) - set(train_labels.tolist()))

@@ -1,8 +1,10 @@
 """The experiment pipeline: train or load every network, unlearn, evaluate, write the results.
 
-One forget set needs six trained networks (the original MAE on all digits, the auxiliary
-MAE on the forget digits, two retrained gold standards on the rest from their own seeds,
-the judge and the unlearning loop's witness); all are cached by config. `prepare` gets them,
+One forget set needs seven trained networks (the original MAE on all digits, the auxiliary
+MAE adapted to the forget digits, two retrained gold standards on the rest from their own
+seeds, the judge, and the unlearning loop's witness and readers); all are cached by config.
+This module and the command line are where the method (train, witness, unlearn) and the
+referees (evaluate, audit, report) meet: neither wing imports the other. `prepare` gets them,
 `run_experiment` unlearns and evaluates (report.py: the two retrains' spread, an untrained
 MAE as the floor, the privacy audit), and `write_outputs` saves checkpoints, metrics.json
 and figures (`copy_figures` copies them on). The `mae-unlearn` command,
@@ -20,13 +22,14 @@ import torch
 
 from .config import Config, get_config
 from .data import loaders_for, split_digits
-from .evaluate import train_judge, train_witness
+from .evaluate import train_judge
 from .files import write_atomic
 from .model import MAE, save_model
 from .report import UnlearningReport, untrained_mae
-from .train import train_cached
-from .unlearn import UnlearnHistory, retrain, unlearn
+from .train import retrain, train_auxiliary, train_cached
+from .unlearn import Readers, UnlearnHistory, train_readers, unlearn
 from .viz import compare_reconstructions, plot_curves, plot_per_digit_mse
+from .witness import train_witness
 
 MODELS_SAVED = ("original", "unlearned", "retrained", "retrained_2")  # the retrain spread is checkable from the run
 OUTPUT_FILES = (*(f"{name}.pt" for name in MODELS_SAVED), "metrics.json")
@@ -59,6 +62,7 @@ class Prepared:
     retrained_2: MAE  # a second retrain from another seed: how far apart two honest retrains land
     judge: torch.nn.Module
     witness: torch.nn.Module  # the unlearning loop's witness network (not the judge)
+    readers: Readers  # the loop's learning player, fitted to the original
     training: dict  # name -> training history dict
     device: object = None
 
@@ -77,18 +81,26 @@ class Prepared:
             raise ValueError(f"this Prepared holds the auxiliary network of digits {list(self.cfg.forget_digits)}; "
                              "to forget other digits, prepare(cfg.replace(forget_digits=...)) first")
         return unlearn(self.original, self.aux, self.cfg.replace(**changes), method=method, device=self.device,
-                       progress=progress, witness_net=self.witness)
+                       progress=progress, witness_net=self.witness, readers=self.readers)
 
     def seconds(self, history: UnlearnHistory) -> dict:
-        """Wall times: training the original, unlearning, both retrains (training times as recorded when trained)."""
-        return {"train": sum(self.training["original"]["seconds"]), "unlearn": history.seconds,
+        """Wall times, as recorded when each network was trained: the original, the retrains, and unlearning.
+
+        "unlearn" is everything paid for this forget set: the auxiliary network's training and the
+        loop. "once_per_original" is what every forget set of this original shares: the readers' fit
+        and the witness's training.
+        """
+        auxiliary = sum(self.training["auxiliary"]["seconds"])
+        shared = sum(net.metadata.get("seconds", 0.0) for net in (self.readers, self.witness))
+        return {"train": sum(self.training["original"]["seconds"]), "unlearn": auxiliary + history.seconds,
+                "auxiliary": auxiliary, "unlearn_loop": history.seconds, "once_per_original": shared,
                 "retrain": sum(self.training["retrained"]["seconds"]),
                 "retrain_2": sum(self.training["retrained_2"]["seconds"])}
 
 
 def prepare(cfg: Config | None = None, device=None, progress: bool = True, train: bool = True) -> Prepared:
     """Train or load every network one forget set needs (`cfg` None = CONFIG): the original, auxiliary and two
-    retrained MAEs, the judge and the witness.
+    retrained MAEs, the judge, the witness and the readers.
 
     These are every network the notebooks and `mae-unlearn` need for `cfg`. `train=False`
     only loads them, and raises `NotCached` naming the first one missing.
@@ -96,14 +108,15 @@ def prepare(cfg: Config | None = None, device=None, progress: bool = True, train
     cfg = get_config() if cfg is None else cfg
     forget, _ = split_digits(cfg.forget_digits)
     original, meta = train_cached("main", None, cfg, device=device, progress=progress, train=train)
-    aux, aux_meta = train_cached("auxiliary", forget, cfg, device=device, progress=progress, train=train)
+    aux, aux_meta = train_auxiliary(forget, cfg, device=device, progress=progress, original=original, train=train)
     retrained, re_meta = retrain(forget, cfg, device=device, progress=progress, train=train)
     retrained_2, re2_meta = retrain(forget, cfg, device=device, progress=progress, train=train, replica=1)
     judge = train_judge(cfg, device=device, progress=progress, train=train)
     witness = train_witness(original, cfg, device=device, progress=progress, train=train)
+    readers = train_readers(original, cfg, device=device, train=train)
     training = {"original": meta["history"], "auxiliary": aux_meta["history"], "retrained": re_meta["history"],
                 "retrained_2": re2_meta["history"]}
-    return Prepared(cfg, original, aux, retrained, retrained_2, judge, witness, training, device)
+    return Prepared(cfg, original, aux, retrained, retrained_2, judge, witness, readers, training, device)
 
 
 def run_experiment(cfg: Config | None = None, method: str = "evidence", device=None, progress: bool = True,

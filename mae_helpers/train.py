@@ -2,6 +2,9 @@
 
 `train_and_validate` keeps the weights of the best validation epoch, can checkpoint
 and log each epoch, shows one progress bar, and stops cleanly if the loss blows up.
+`train_cached` trains (or loads) the course's MAEs: the original on all digits, the two
+retrains without the forget digits (`retrain`), and the auxiliary network of a forget set
+(`train_auxiliary`: the original adapted to the forget digits for a few steps).
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from . import cache
-from .config import FROM_CONFIG, PRECISIONS, Config, check_digits, get_config, resolve_device, setting
+from .common import device_of, inference, one_cycle
+from .config import PRECISIONS, Config, check_digits, get_config, resolve_device, split_digits
 from .data import loaders_for, make_loader
-from .model import MAE, save_model
+from .model import MAE, save_model, weights_digest
 
 SCHEDULES = ("onecycle", "constant")
 
@@ -83,27 +87,14 @@ def reconstruction_mse(model: nn.Module, loader: DataLoader, device: torch.devic
     The one MSE measure of the package: training history, reports and widgets all use it.
     The sum stays in float32 on the device (Apple's MPS has no float64) and is read once at the end.
     """
-    device = resolve_device(device)
-    was_training = model.training
-    model.eval()
+    device = device_of(model, resolve_device(device))  # it runs where its weights are; it is never moved
     total, count = torch.zeros((), device=device, dtype=torch.float32), 0
-    for images, _ in loader:
-        images = images.to(device)
-        total += F.mse_loss(model(images).float(), images.float(), reduction="sum")
-        count += images.numel()
-    model.train(was_training)
+    with inference(model):
+        for images, _ in loader:
+            images = images.to(device)
+            total += F.mse_loss(model(images).float(), images.float(), reduction="sum")
+            count += images.numel()
     return total.item() / max(count, 1)
-
-
-def one_cycle(optimizer: torch.optim.Optimizer, lr: float, steps: int):
-    """A one-cycle schedule (warm up to `lr`, then anneal) over `steps`, or None for a run too short to have one.
-
-    torch's OneCycleLR divides by zero at exactly 5 steps; a run shorter than 10 steps keeps a
-    constant rate instead. Training, the judge and the witness take their schedule from here.
-    """
-    if steps < 10:
-        return None
-    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.2)
 
 
 def _write_log(log: Path, row: dict) -> None:
@@ -133,7 +124,7 @@ def train_and_validate(
     model: nn.Module,
     train_loader: DataLoader,
     val_loader: DataLoader,
-    epochs: int = FROM_CONFIG,
+    epochs: int | None = None,
     lr: float = Config.lr,
     device: str | torch.device | None = None,
     checkpoint: str | Path | None = None,
@@ -148,9 +139,9 @@ def train_and_validate(
     `schedule`: "onecycle" (warm up to `lr`, then anneal: the fast default) or "constant"
     (the original). `checkpoint`: save the best weights there (with `metadata`) each time
     validation improves. `log`: append a row per epoch (.csv, else JSON lines).
-    `precision`: "fp32" (default) or "bf16" (see `autocast_for`). `epochs` defaults to `CONFIG.epochs`.
+    `precision`: "fp32" (default) or "bf16" (see `autocast_for`). `epochs` None: `CONFIG.epochs`.
     """
-    epochs = setting(epochs, "epochs")
+    epochs = get_config().epochs if epochs is None else epochs
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1; got {epochs}")
     if not lr > 0:
@@ -261,3 +252,64 @@ def train_cached(
     cache.save_cached(model, path, **metadata)
     model.metadata = metadata
     return model.eval(), metadata
+
+
+def train_auxiliary(forget_digits, cfg: Config | None = None, device=None, progress: bool = True,
+                    original: MAE | None = None, train: bool = True) -> tuple[MAE, dict]:
+    """The auxiliary network of a forget set: the original adapted to the forget digits alone, then cached.
+
+    The research code trained it from scratch for ten epochs on the forget digits; all the loop
+    needs is a drawing of each forget digit to push away from, so the original (`original`, else
+    the cached main MAE of `cfg`) takes `cfg.aux_steps` Adam steps on batches of forget digits only
+    (0: the original itself). Returns the network and its metadata ("history": its training curve).
+    `train=False` raises `NotCached` instead of training.
+    """
+    cfg = get_config() if cfg is None else cfg
+    forget, _ = split_digits(forget_digits)
+    if original is None:
+        original, _ = train_cached("main", None, cfg, device=device, progress=progress, train=train)
+    device = resolve_device(device)
+    aux = copy.deepcopy(original).to(device)
+    if cfg.aux_steps == 0:
+        aux.metadata = {"history": History().to_dict()}
+        return aux.eval(), aux.metadata
+    loaders = loaders_for(cfg, forget, device)
+    key = cache.mae_key("auxiliary", forget, cfg, loaders.train.dataset)
+    key.update(start=weights_digest(original.state_dict()), steps=cfg.aux_steps)
+    path = cache.cached_path("auxiliary", key)
+    cached = cache.load_cached(path, key, lambda p: cache.load_mae(p, cfg, device), train)
+    if cached is not None:
+        return cached, cached.metadata
+    if not train:
+        raise cache.not_cached("auxiliary", f"digits {' '.join(map(str, forget))}, data {key['data']}")
+    history = train_and_validate(aux, random_batches(loaders.train.dataset, cfg.batch_size, cfg.aux_steps, cfg.seed),
+                                 loaders.val, epochs=1, lr=cfg.lr, device=device, progress=progress,
+                                 precision=cfg.precision)
+    metadata = {"key": key, "history": history.to_dict()}
+    cache.save_cached(aux, path, **metadata)
+    aux.metadata = metadata
+    return aux.eval(), metadata
+
+
+def random_batches(dataset, batch_size: int, steps: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """`steps` batches of `batch_size` images drawn at random from `dataset` (a DigitTensors): one short "epoch"."""
+    generator = torch.Generator().manual_seed(seed)
+    picks = torch.randint(len(dataset), (steps, batch_size), generator=generator).to(dataset.targets.device)
+    return [dataset[pick] for pick in picks]
+
+
+RETRAIN_SEEDS = (1, 2)  # offsets to cfg.seed for the weights and the batch order of the two retrains
+
+
+def retrain(forget_digits, cfg: Config | None = None, device=None, progress: bool = True, replica: int = 0,
+            train: bool = True) -> tuple[MAE, dict]:
+    """The gold standard: a fresh MAE trained only on the retained digits, with the original's number of steps.
+
+    `replica` 0 and 1 are two retrains from their own seeds (neither the original's): how far
+    apart two honest retrains land is the yardstick for "indistinguishable".
+    """
+    if not (isinstance(replica, int) and 0 <= replica < len(RETRAIN_SEEDS)):
+        raise ValueError(f"replica must be 0 or 1 (the two retrains from their own seeds); got {replica!r}")
+    _, retain = split_digits(forget_digits)
+    return train_cached("retrained" if replica == 0 else f"retrained-{replica + 1}", retain, cfg, device=device,
+                        progress=progress, train=train, run_seed=RETRAIN_SEEDS[replica], same_steps=True)

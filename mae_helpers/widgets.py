@@ -18,8 +18,8 @@ from IPython.display import Image
 
 from .config import FORGET_DIGITS_ORIGINAL, Config, get_config
 from .data import loaders_for, split_digits
-from .train import reconstruction_mse
-from .unlearn import UnlearnHistory, train_auxiliary, unlearn
+from .train import reconstruction_mse, train_auxiliary
+from .unlearn import UnlearnHistory, unlearn
 from .viz import compare_reconstructions
 
 
@@ -74,7 +74,7 @@ class UnlearningPanel:
         """Unlearn the selected digits at the selected strength; returns numbers and the figure."""
         forget, retain = split_digits(self.forget_digits)  # a clear ValueError for none or all ten
         cfg, device = self.cfg.replace(forget_digits=forget, strength=self.strength.value), self.device
-        aux, _ = train_auxiliary(forget, cfg, device=device, progress=False)
+        aux, _ = train_auxiliary(forget, cfg, device=device, progress=False, original=self.original)
         model, history = unlearn(self.original, aux, cfg, method=self.method, device=device, progress=False)
         f, r = loaders_for(cfg, forget, device), loaders_for(cfg, retain, device)
         figure = compare_reconstructions({"before": self.original, "after": model}, loaders_for(cfg, None, device).test,

@@ -19,8 +19,8 @@ from mae_helpers.audit import (
     relearn_steps,
     roc_auc,
 )
+from mae_helpers.common import image_hashes
 from mae_helpers.data import DigitTensors
-from mae_helpers.unlearn import image_hashes
 
 FORGET = (0, 3, 6, 9)
 

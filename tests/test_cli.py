@@ -15,6 +15,8 @@ from mae_helpers.unlearn import METHODS
 SAVED = ("original", "unlearned", "retrained", "retrained_2")  # each with a checkpoint and a metrics block
 
 
+# The tests on `run_dir` are the one real command-line run end to end (and the two baselines on its cached
+# networks): marked slow, CI runs them once.
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "demo"
@@ -22,6 +24,8 @@ def run_dir(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_fast_run_writes_every_file_and_each_loads(run_dir):
     import matplotlib.image
 
@@ -43,6 +47,8 @@ def test_fast_run_writes_every_file_and_each_loads(run_dir):
         assert matplotlib.image.imread(run_dir / figure).shape[0] > 100
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_report_numbers_are_recomputed_from_the_saved_models(run_dir):
     from mae_helpers import evaluate_model, get_config, get_mnist_loaders, train_judge
 
@@ -59,6 +65,8 @@ def test_report_numbers_are_recomputed_from_the_saved_models(run_dir):
             assert again[key] == pytest.approx(metrics[name][key], abs=1e-6)
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("method", ["finetune", "neggrad"])
 def test_the_baselines_run_end_to_end(run_dir, method):
     """Same forget set, same cached networks as run_dir: only the unlearning differs."""
@@ -75,6 +83,8 @@ def test_the_baselines_run_end_to_end(run_dir, method):
     assert (out / "retrained_2.pt").is_file() and json.loads((out / "manifest.json").read_text())["complete"]
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_a_previous_run_is_kept_unless_overwrite(run_dir, capsys):
     before = (run_dir / "metrics.json").read_bytes()
     with pytest.raises(SystemExit) as exit_info:
@@ -114,7 +124,7 @@ def test_room_preparation_fills_the_cache_and_the_check_finds_it(tmp_path, monke
     """--check-cache trains nothing and fails on an empty cache; after --prepare-only it passes, listing the six."""
     import os
 
-    args = ["--fast", "--forget", "0", "3", "6", "9", "--source", "offline", "--quiet"]
+    args = ["--fast", "--epochs", "1", "--forget", "0", "3", "6", "9", "--source", "offline", "--quiet"]
     monkeypatch.setenv("MAE_CACHE_DIR", str(tmp_path / "empty-cache"))
     with pytest.raises(SystemExit) as exit_info:
         main([*args, "--check-cache"])

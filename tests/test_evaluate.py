@@ -5,10 +5,10 @@ from torch import nn
 
 import mae_helpers.evaluate as ev
 from mae_helpers import MAE, get_config, get_mnist_loaders
+from mae_helpers.common import classifier_accuracy
 from mae_helpers.evaluate import (
     METRIC_KEYS,
     Judge,
-    classifier_accuracy,
     judge_scores,
     measure_model,
     per_digit_mse,
@@ -49,7 +49,7 @@ def test_per_digit_mse_none_for_absent_digits_and_matches_direct_computation():
 def test_judge_is_accurate_and_loaded_from_cache_the_second_time(judge, small_loaders, monkeypatch):
     assert isinstance(judge, Judge) and not judge.training
     assert judge.test_accuracy > 0.8
-    assert classifier_accuracy(judge, small_loaders.test, "cpu") == pytest.approx(judge.test_accuracy)
+    assert classifier_accuracy(judge, small_loaders.test) == pytest.approx(judge.test_accuracy)
 
     def no_training(*args, **kwargs):
         raise AssertionError("the judge was trained again instead of loaded from the cache")
@@ -142,20 +142,3 @@ def test_judge_any_forget_catches_a_forget_digit_redrawn_as_another_forget_digit
     # Forgetting only 0 and 3, the same drawings: a 0 drawn as a 3 is not forgotten, a 3 drawn as a 6 is.
     pair = judge_scores(judge, Redrawer(small_loaders.test.dataset, judge), small_loaders.test, (0, 3), "cpu")
     assert pair["judge_acc_forget"] == 0 and pair["judge_any_forget"] == pytest.approx(0.5)
-
-
-def test_the_witness_sees_a_digit_when_either_of_its_two_networks_sees_it():
-    """WitnessNet's belief in each digit is the larger of its members': one fooled member is not enough."""
-    from mae_helpers.evaluate import WitnessNet
-
-    torch.manual_seed(0)
-    net = WitnessNet().eval()
-    x = torch.randn(8, 1, 28, 28)
-    with torch.no_grad():
-        belief = net(x).exp()
-        members = [m(x).softmax(1) for m in net.members()]
-    assert torch.allclose(belief, torch.maximum(*members))
-    with torch.no_grad():  # silence one member: the other's view still comes through
-        net.lenet[-1].weight.zero_()
-        net.lenet[-1].bias.zero_()
-        assert torch.allclose(net(x).exp().argmax(1), net.normed(x).argmax(1))

@@ -14,7 +14,6 @@ every notebook also runs in fast mode, and the structure that makes that compari
 """
 
 import importlib.util
-import os
 import re
 import shutil
 import subprocess
@@ -622,16 +621,3 @@ def test_saved_outputs_record_the_machine_and_are_compared_only_there(tmp_path, 
     message = capsys.readouterr().err
     assert other in message and script.this_machine() in message and "make notebooks" in message
     assert "NBVAL=strict" in message
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_notebook_runs_in_fast_mode(name, tmp_path):
-    """Fast mode (MAE_FAST=1, for slow laptops) runs every cell without an error; nbval compares nothing here
-    (--nbval-lax): `make test-notebooks` compares the outputs, in the mode they were saved in."""
-    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # the kernel must draw inline figures
-    env.update(MAE_FAST="1", MAE_DATA_SOURCE="offline", MAE_CACHE_DIR=str(tmp_path))
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider", f"notebooks/{name}.ipynb"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
-    )
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]

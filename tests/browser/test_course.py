@@ -1,11 +1,12 @@
 """The course in a real JupyterLab and a real Chromium: notebook 03's panel and notebook 04's scrubber respond.
 
-Runs the notebooks in fast mode, offline, with a model cache of their own. Saves the
-screenshots the README shows into images/.
+Runs the notebooks in fast mode, offline, with a model cache of their own. The screenshots the
+README shows go to a temporary folder, or into the folder MAE_SCREENSHOTS names (`make images`: images/).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from .jupyterlab_driver import (
     wait_until,
 )
 
-IMAGES = REPO_ROOT / "images"
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # end to end: CI runs it once (pytest -m slow)
 SUMMARY = re.compile(r"forget \[([\d, ]+)\] at strength ([\d.]+)\s+MSE forgotten digits: [\d.]+ -> ([\d.]+)")
 
 
@@ -43,7 +44,14 @@ def lab_root_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     patch.undo()
 
 
-def test_notebook_03_panel_unlearns_the_digit_picked_in_the_browser(lab_page, lab_server):
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the screenshots go: MAE_SCREENSHOTS (`make images` sets images/), else a temporary folder."""
+    chosen = os.environ.get("MAE_SCREENSHOTS")
+    return Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+
+
+def test_notebook_03_panel_unlearns_the_digit_picked_in_the_browser(lab_page, lab_server, screenshots):
     notebook = open_notebook(lab_page, lab_server, "notebooks/03_q_layers_and_unlearning.ipynb")
     run_all_cells(lab_page, notebook, timeout=900)
     wait_for_widgets(notebook)
@@ -67,10 +75,10 @@ def test_notebook_03_panel_unlearns_the_digit_picked_in_the_browser(lab_page, la
     assert second.group(3) != first.group(3)  # the reported error changed with the new run
     wait_for_kernel_idle(lab_page, notebook)
     cell.scroll_into_view_if_needed()
-    screenshot(cell, IMAGES / "panel_03.png")
+    screenshot(cell, screenshots / "panel_03.png")
 
 
-def test_notebook_04_scrubber_swaps_the_picture(lab_page, lab_server):
+def test_notebook_04_scrubber_swaps_the_picture(lab_page, lab_server, screenshots):
     notebook = open_notebook(lab_page, lab_server, "notebooks/04_visual_evaluation.ipynb")
     run_all_cells(lab_page, notebook, timeout=900)
     wait_for_widgets(notebook)
@@ -88,4 +96,4 @@ def test_notebook_04_scrubber_swaps_the_picture(lab_page, lab_server):
     assert after != before
     assert cell.locator(".widget-html").first.inner_text() != caption_before
     cell.scroll_into_view_if_needed()
-    screenshot(cell, IMAGES / "scrubber_04.png")
+    screenshot(cell, screenshots / "scrubber_04.png")

@@ -35,6 +35,7 @@ from .jupyterlab_driver import (
     wait_for_widgets,
 )
 
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # end to end: CI runs it once (pytest -m slow)
 NOTEBOOK = "widgets_smoke.ipynb"
 FAILING_NOTEBOOK = "raises.ipynb"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
