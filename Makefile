@@ -29,10 +29,12 @@ install: $(VENV)/.installed-dev
 demo: $(VENV)/.installed
 	$(BIN)/mae-unlearn --out runs/demo --images images --overwrite
 
-# Unit tests in whatever mode the environment says (.ci/run: MAE_FAST=1), then the notebooks.
+# Unit tests in whatever mode the environment says (.ci/run: MAE_FAST=1), the end-to-end tests once (marked
+# slow: the browser test and one command-line run), then the notebooks under nbval.
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m slow
 	$(MAKE) test-notebooks
 
 # The mode the notebooks' saved outputs come from: normal mode, offline digits, on the CPU with 2
@@ -79,7 +81,7 @@ notebooks: $(VENV)/.installed-dev
 # test's screenshots (it needs Debian's chromium), both written into images/.
 images: $(VENV)/.installed-dev
 	$(BIN)/mae-unlearn --out runs/images --images images --overwrite
-	MAE_FAST=1 $(BIN)/python -m pytest tests/browser -q
+	MAE_FAST=1 MAE_SCREENSHOTS=images $(BIN)/python -m pytest -m slow tests/browser -q
 
 # The numbers in the README's speed and unlearning tables (an hour and more on a 2-core CPU).
 # The unlearning benchmark needs MNIST's t10k files: MNIST_T10K=folder-with-t10k-*.gz.
