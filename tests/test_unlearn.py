@@ -349,3 +349,14 @@ def test_the_picture_reader_reads_each_drawing_on_its_own_and_stays_in_train_mod
     in_a_batch = read_picture(s, torch.cat([one, 5 * torch.randn(15, 1, 28, 28)]))[:1]
     assert torch.allclose(alone, in_a_batch, atol=1e-5)
     assert reader.training  # the learning move still trains it with batch statistics
+
+
+@pytest.mark.xfail(strict=True, raises=IndexError,
+                   reason="issue 37: unlearn.retrain does not check `replica` (unlearn.py is rewritten elsewhere)")
+@pytest.mark.parametrize("replica", [5, -3])
+def test_retrain_refuses_a_replica_out_of_range_before_training(monkeypatch, replica):
+    from mae_helpers import unlearn as unlearn_module
+
+    monkeypatch.setattr(unlearn_module, "train_cached", lambda *a, **k: pytest.fail("trained before refusing"))
+    with pytest.raises(ValueError, match="replica"):
+        unlearn_module.retrain([0, 3], get_config(), replica=replica)
