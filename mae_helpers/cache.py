@@ -26,9 +26,9 @@ from .files import explain, probe_folder
 # written under another format are then never reused, and an upgrade retrains instead of mixing.
 CACHE_FORMAT = 2
 # The config fields the judge depends on: its data and training length, not the MAE's architecture, learning
-# rate or unlearning settings (a notebook slider must not retrain the judge). Not where the data lie: the
-# fingerprint of the pixels is in every key (the same digits under another data_root reuse the networks).
-JUDGE_KEY_FIELDS = ("source", "val_fraction", "seed", "max_train_images", "batch_size", "epochs")
+# rate or unlearning settings (a notebook slider must not retrain the judge). Not where the data were asked for
+# (data_root, source): every key holds the source used and the pixels' fingerprint (config.TRAINING_FIELDS).
+JUDGE_KEY_FIELDS = ("val_fraction", "seed", "max_train_images", "batch_size", "epochs")
 HISTORY_FIELDS = ("epoch", "train_loss", "val_loss", "seconds")  # what prepare() and the plots read
 
 

@@ -250,11 +250,13 @@ def _checked(name: str, value, default):
 
 # What a prepared network was trained on and as: its data split and its architecture (experiment.Prepared refuses to
 # unlearn with others), then what else shapes training. TRAINING_FIELDS is the cache key's part of a config; it
-# leaves out where the data lie (data_root): the key holds a fingerprint of the pixels themselves.
-SPLIT_FIELDS = ("data_root", "source", "val_fraction", "seed", "max_train_images")
+# leaves out where the data were asked for (data_root, source): the key holds the source actually used and a
+# fingerprint of the pixels themselves, so the same digits from another folder, or by another route, are reused.
+DATA_FIELDS = ("data_root", "source")
+SPLIT_FIELDS = (*DATA_FIELDS, "val_fraction", "seed", "max_train_images")
 ARCHITECTURE_FIELDS = ("channels", "hidden", "code_dim", "decoder_norm")
-TRAINING_FIELDS = (*(f for f in SPLIT_FIELDS if f != "data_root"), *ARCHITECTURE_FIELDS, "batch_size", "lr", "epochs",
-                   "precision")
+TRAINING_FIELDS = (*(f for f in SPLIT_FIELDS if f not in DATA_FIELDS), *ARCHITECTURE_FIELDS, "batch_size", "lr",
+                   "epochs", "precision")
 
 # Smoke-sized settings: small enough for CI, large enough that training visibly works
 # (~250 steps: fewer leave the autoencoder drawing the same blob for every digit), and an

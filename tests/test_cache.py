@@ -13,10 +13,11 @@ from mae_helpers.cache import cache_dir, cached_path, judge_key, load_cached, lo
 def test_the_same_digits_under_another_data_root_share_every_cache_key(tmp_path):
     # (issue 37: the offline digits under another MAE_DATA_ROOT or --data-root retrained all six networks)
     loaders = get_mnist_loaders(source="offline", max_train_images=300)
-    here, there = (tiny_config(data_root=str(tmp_path / name)) for name in ("here", "there"))
+    here = tiny_config(data_root=str(tmp_path / "here"))
+    there = tiny_config(data_root=str(tmp_path / "there"), source="auto")  # MAE_DATA_SOURCE=offline: the same digits
     for key in (lambda cfg: mae_key("main", range(10), cfg, loaders.train.dataset),
                 lambda cfg: judge_key(cfg, loaders, {"lr": 1e-3}), lambda cfg: witness_key(cfg, loaders, {"lr": 1e-3})):
-        assert key(here) == key(there) and "data_root" not in key(here)
+        assert key(here) == key(there) and "data_root" not in key(here) and key(here)["data"] == "offline"
         assert cached_path("main", key(here)) == cached_path("main", key(there))
     assert mae_key("main", range(10), here, loaders.train.dataset)["pixels"]  # the data's fingerprint is the key
 
