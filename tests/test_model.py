@@ -120,6 +120,17 @@ def test_a_checkpoint_with_compressed_records_is_refused_before_torch_reads_it(t
         load_model(path)
 
 
+def test_a_checkpoint_whose_records_claim_more_than_the_file_holds_is_refused_unread(tmp_path, monkeypatch):
+    path = save_model(MAE(), tmp_path / "m.pt")
+    data = bytearray(path.read_bytes())
+    at = data.index(b"PK\x01\x02")  # the central directory's first record
+    data[at + 20:at + 28] = (1 << 31).to_bytes(4, "little") * 2  # its stored size and its size: 2 GiB each
+    path.write_bytes(bytes(data))
+    monkeypatch.setattr(model_module.torch, "load", lambda *a, **k: pytest.fail("torch read a record that lies"))
+    with pytest.raises(ValueError, match="m.pt.*more bytes than the file holds"):
+        load_model(path)
+
+
 @pytest.mark.parametrize("content", [pickle.dumps({"weights": object}), b"a note, not weights\n"],
                          ids=["pickle", "text"])
 def test_a_pickle_or_text_file_is_one_line_naming_it(tmp_path, content):
