@@ -162,10 +162,10 @@ def read_manifest(path: Path) -> tuple[dict[str, list[str]], bool] | None:
 
 
 def _proven(path: Path, hashes) -> bool:
-    """Whether `path` is a regular file (no link) whose SHA-256 is one of `hashes`."""
+    """Whether `path` is a regular file (no link) whose SHA-256 is one of `hashes` (one it may not read: an OSError)."""
     try:
         return bool(hashes) and stat.S_ISREG(os.lstat(path).st_mode) and sha256(path) in hashes
-    except (OSError, ValueError):
+    except (FileNotFoundError, ValueError):  # gone meanwhile, or a FIFO swapped in: not proven
         return False
 
 
@@ -414,9 +414,9 @@ class RunFolder:
         foreign = [n for n in self.figures
                    if os.path.lexists(self.images / n) and not _proven(self.images / n, owned.get(n))]
         if foreign:
-            raise ValueError(f"--images {self.images} holds {', '.join(foreign)}{when}, which this program did not "
-                             f"copy there (its {self.FIGURES_MANIFEST} does not list it); it is never replaced: move "
-                             "it or choose another --images")
+            raise ValueError(f"--images {self.images} holds {', '.join(foreign)}{when}, not copied there by this "
+                             f"program (its {self.FIGURES_MANIFEST} does not prove it); what it did not write is never "
+                             "replaced: move such files away or choose another --images")
         return owned
 
     def copy_figures(self) -> None:
