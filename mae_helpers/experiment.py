@@ -20,14 +20,14 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import torch
 
-from .config import Config, get_config
+from .config import ARCHITECTURE_FIELDS, SPLIT_FIELDS, Config, get_config
 from .data import loaders_for, split_digits
 from .evaluate import train_judge
 from .files import write_atomic
 from .model import MAE, save_model
 from .report import UnlearningReport, untrained_mae
 from .train import retrain, train_auxiliary, train_cached
-from .unlearn import Readers, UnlearnHistory, train_readers, unlearn
+from .unlearn import METHODS, Readers, UnlearnHistory, train_readers, unlearn
 from .viz import compare_reconstructions, plot_curves, plot_per_digit_mse
 from .witness import train_witness
 
@@ -76,12 +76,22 @@ class Prepared:
         return self.loaders(None)
 
     def unlearn(self, method="evidence", progress: bool = True, **changes):
-        """An unlearned copy of the original and its history, with `self.cfg` (plus `changes`, e.g. strength=2)."""
+        """An unlearned copy of the original and its history, with `self.cfg` (plus `changes`, e.g. strength=2).
+
+        Changes to what the prepared networks were trained on or as (the forget digits, the data
+        split, the architecture) are refused: they need networks of their own, from `prepare`.
+        """
         if "forget_digits" in changes and split_digits(changes["forget_digits"])[0] != self.cfg.forget_digits:
             raise ValueError(f"this Prepared holds the auxiliary network of digits {list(self.cfg.forget_digits)}; "
                              "to forget other digits, prepare(cfg.replace(forget_digits=...)) first")
-        return unlearn(self.original, self.aux, self.cfg.replace(**changes), method=method, device=self.device,
-                       progress=progress, witness_net=self.witness, readers=self.readers)
+        cfg = self.cfg.replace(**changes)
+        changed = [f for f in (*SPLIT_FIELDS, *ARCHITECTURE_FIELDS) if getattr(cfg, f) != getattr(self.cfg, f)]
+        if changed:
+            was = ", ".join(f"{f}={getattr(self.cfg, f)!r}" for f in changed)
+            raise ValueError(f"this Prepared's networks were trained with {was} (their data split and architecture); "
+                             f"to unlearn with other values, prepare(cfg.replace({changed[0]}=...)) first")
+        return unlearn(self.original, self.aux, cfg, method=method, device=self.device, progress=progress,
+                       witness_net=self.witness, readers=self.readers)
 
     def seconds(self, history: UnlearnHistory) -> dict:
         """Wall times, as recorded when each network was trained: the original, the retrains, and unlearning.
@@ -127,6 +137,8 @@ def run_experiment(cfg: Config | None = None, method: str = "evidence", device=N
     membership inference and (`relearn`) the relearning check, and an untrained MAE as the
     reference floor of the probe and the MIA.
     """
+    if not callable(method) and method not in METHODS:  # before six networks are trained for nothing
+        raise ValueError(f"method must be one of {METHODS} or a loss function f(s, x_f, x_r, cfg); got {method!r}")
     p = prepare(cfg, device, progress)
     cfg = p.cfg
     unlearned, history = p.unlearn(method, progress)

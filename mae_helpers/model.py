@@ -25,14 +25,17 @@ import io
 import json
 import math
 import os
+import pickle
+import warnings
+import zipfile
 from pathlib import Path
 from typing import NamedTuple
 
 import torch
 from torch import nn
 
-from .config import Config
-from .files import write_atomic
+from .config import Config, resolve_device
+from .files import open_regular, write_atomic
 
 CHECKPOINT_FORMAT = "mae_helpers.checkpoint/1"
 Q_LAYER_NAMES = ("encoded", "bottleneck", "decoder_input")
@@ -179,20 +182,49 @@ def save_model(model: MAE, path: str | os.PathLike, **metadata) -> Path:
     return write_atomic(path, buffer.getvalue())
 
 
+def _check_archive(path: Path) -> None:
+    """Refuse, before torch reads it, a file that is not a checkpoint as `save_model` writes it: a zip archive of
+    stored (uncompressed) records that together fit in the file.
+
+    torch allocates each record's declared size: a few MB of deflated zeros would make it allocate gigabytes.
+    A text or pickle file is refused here too, in one line, instead of torch's advice to unpickle it.
+    """
+    with open_regular(path, what="checkpoint") as f:  # a FIFO or a device is refused unopened
+        size = os.fstat(f.fileno()).st_size
+        try:
+            records = zipfile.ZipFile(f).infolist()
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as err:
+            raise ValueError(f"{path} is not a readable checkpoint (truncated, or not a file torch.save wrote: "
+                             f"{err})") from None
+    packed = [r.filename for r in records if r.compress_type != zipfile.ZIP_STORED or r.file_size != r.compress_size]
+    if packed:
+        raise ValueError(f"{path} is not a checkpoint save_model wrote: its record {packed[0]} is compressed")
+    if sum(r.file_size for r in records) > size or any(r.header_offset + r.file_size > size for r in records):
+        raise ValueError(f"{path} is not a readable checkpoint: its records claim more bytes than the file holds")
+
+
 def read_checkpoint(path: str | os.PathLike) -> dict:
     """The raw checkpoint dict at `path`, checked whole (format, parts, weight hash, finite weights).
 
-    Every malformed or damaged file raises a ValueError that names it.
+    Every malformed or damaged file raises a ValueError that names it, in one line; what torch
+    reads costs no more memory than the file's size.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}; train a model first or check the path")
+    _check_archive(path)
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # its warnings are about unpickling: the line below says all there is
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except OSError:
         raise
+    except pickle.UnpicklingError:  # torch's own message is seven lines of advice to unpickle it unchecked
+        raise ValueError(f"{path} is not an mae_helpers checkpoint: it holds Python objects other than tensors, "
+                         "numbers and strings (refused unread)") from None
     except Exception as err:
-        raise ValueError(f"{path} is not a readable checkpoint (truncated or corrupt?): {err}") from err
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ValueError(f"{path} is not a readable checkpoint (truncated or corrupt?): {first}") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not an mae_helpers checkpoint (save one with mae_helpers.save_model)")
     state = payload.get("state_dict")
@@ -230,11 +262,13 @@ def rebuild(cls: type[nn.Module], payload: dict) -> nn.Module:
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device | None = "cpu") -> MAE:
-    """Rebuild the `MAE` saved at `path`; its metadata is on `model.metadata`.
+    """Rebuild the `MAE` saved at `path` on `device` (None: the CPU); its metadata is on `model.metadata`.
 
     A file that is not an MAE checkpoint (a judge's, a damaged one, one with unknown
-    architecture settings or weights of other shapes) raises a ValueError naming it.
+    architecture settings or weights of other shapes) raises a ValueError naming it; so does a
+    device that is not there or holds no weights ("meta"), before the file is read.
     """
+    device = None if device is None else resolve_device(device)
     payload = read_checkpoint(path)
     try:
         model = rebuild(MAE, payload)

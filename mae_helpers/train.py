@@ -308,7 +308,7 @@ def retrain(forget_digits, cfg: Config | None = None, device=None, progress: boo
     `replica` 0 and 1 are two retrains from their own seeds (neither the original's): how far
     apart two honest retrains land is the yardstick for "indistinguishable".
     """
-    if not (isinstance(replica, int) and 0 <= replica < len(RETRAIN_SEEDS)):
+    if isinstance(replica, bool) or not isinstance(replica, int) or not 0 <= replica < len(RETRAIN_SEEDS):
         raise ValueError(f"replica must be 0 or 1 (the two retrains from their own seeds); got {replica!r}")
     _, retain = split_digits(forget_digits)
     return train_cached("retrained" if replica == 0 else f"retrained-{replica + 1}", retain, cfg, device=device,

@@ -9,10 +9,20 @@ if "MAE_CACHE_DIR" not in os.environ:  # tests never reuse a model a user traine
 
     os.environ["MAE_CACHE_DIR"] = tempfile.mkdtemp(prefix="mae-test-cache-")
 
+import errno  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from mae_helpers import MAE, get_config, get_mnist_loaders, train_and_validate  # noqa: E402
+from mae_helpers import experiment as experiment_module  # noqa: E402
+from mae_helpers.cli import main  # noqa: E402
+from mae_helpers.experiment import FIGURES, OUTPUT_FILES, run_experiment  # noqa: E402
 
 SMALL = dict(epochs=3, max_train_images=1200, source="offline", seed=0)  # judge: ~88% test accuracy in seconds
 
@@ -86,3 +96,117 @@ def mnist_on_disk():
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+# ----------------------------------------------------------------------------- a run through the command line
+
+ROOT = Path(__file__).resolve().parents[1]
+RUN_FILES = set(OUTPUT_FILES + FIGURES) | {"manifest.json"}
+
+
+def tiny_config(**overrides):
+    """A config that trains every network in a second or two."""
+    settings = dict(epochs=1, max_train_images=600, batch_size=32, unlearn_max_steps=10, source="offline")
+    return get_config(**{**settings, **overrides})
+
+
+@pytest.fixture(scope="session")
+def experiment():
+    """One real (tiny) experiment: what the CLI tests write, instead of training again each time."""
+    return run_experiment(tiny_config(), progress=False)
+
+
+@pytest.fixture
+def fake_run(monkeypatch, experiment):
+    """Make `mae-unlearn` skip training and return the tiny experiment; records the configs it was given."""
+    seen = []
+
+    def run(cfg, method, device=None, progress=True):
+        seen.append(cfg)
+        return experiment
+
+    monkeypatch.setattr(experiment_module, "run_experiment", run)
+    return seen
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Fail the test if `mae-unlearn` gets as far as training: the refusal must come first."""
+    def run(*args, **kwargs):
+        raise AssertionError("mae-unlearn started training before refusing")
+
+    monkeypatch.setattr(experiment_module, "run_experiment", run)
+
+
+def cli(*args):
+    """Run `mae-unlearn` quietly in-process; returns its exit code."""
+    try:
+        code = main(["--quiet", *map(str, args)])
+    except SystemExit as exit_info:
+        code = exit_info.code
+    return code
+
+
+def one_line_error(capsys, code, *words):
+    """Assert a non-zero exit with exactly one stderr line, no traceback, holding every word."""
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code not in (0, None), err
+    assert len(err) == 1 and "Traceback" not in err[0], err
+    for word in words:
+        assert word in err[0], err
+    return err[0]
+
+
+def previous_run(out, fake_run, capsys):
+    """A finished run in `out` (through the CLI), and a snapshot of its bytes."""
+    assert cli("--out", out) == 0
+    capsys.readouterr()
+    return snapshot(out)
+
+
+def snapshot(folder):
+    """The name and bytes of every file in `folder` (folders inside it are left out)."""
+    return {p.name: p.read_bytes() for p in Path(folder).iterdir() if p.is_file()}
+
+
+def leftovers(parent):
+    """Hidden work, lock, backup and temporary files a run might leave beside its folder."""
+    return sorted(p.name for p in Path(parent).rglob(".*"))
+
+
+# Without CAP_DAC_OVERRIDE root obeys file permissions: the child then sees a read-only folder as a user would.
+UNPRIVILEGED = [] if os.geteuid() != 0 else ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--"]
+needs_permissions = pytest.mark.skipif(os.geteuid() == 0 and shutil.which("setpriv") is None,
+                                       reason="root without setpriv cannot see a folder as read-only")
+
+
+def run_python(code_or_args, env=None, timeout=300, unprivileged=False, **kwargs):
+    """A child Python with this checkout first on the path; returns the CompletedProcess."""
+    args = ["-c", code_or_args] if isinstance(code_or_args, str) else code_or_args
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MAE_FAST": "1", **(env or {})}
+    return subprocess.run([*(UNPRIVILEGED if unprivileged else []), sys.executable, *args], env=env,
+                          capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+@pytest.fixture(params=[0o555], ids=["read-only"])
+def read_only(tmp_path, request):
+    """A folder nobody (in a child process without root's bypass) may write into (or, 0o000, even look into)."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(request.param)
+    yield folder
+    folder.chmod(0o755)
+
+
+
+def full_disk(monkeypatch):
+    """Every file write fails as on a full disk (the data reach the disk at fsync)."""
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", no_space)
+
+
+def ctrl_c_as_in_a_terminal() -> None:
+    """In the child: Ctrl-C at its default, even when the tests run as a background job (which ignores SIGINT)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

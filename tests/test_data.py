@@ -1,8 +1,11 @@
+import os
+import shutil
 import socket
 import time
 
 import pytest
 import torch
+from conftest import run_python
 
 from mae_helpers import get_mnist_loaders
 from mae_helpers.data import DigitTensors, check_digits, load_mnist_arrays, make_loader
@@ -185,3 +188,35 @@ def test_mae_data_root_is_the_default_and_notebooks_in_notebooks_read_it(tmp_pat
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [str(tmp_path / "mnist"), "disk"]
+
+
+def test_the_offline_digits_need_no_readable_data_root(tmp_path, monkeypatch):
+    # (issue 37: with --source offline and an unreadable --data-root, the run failed)
+    import errno
+
+    closed, real_stat = tmp_path / "closed", os.stat
+
+    def no_access(path, *args, **kwargs):
+        if str(path).startswith(str(closed)):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", no_access)
+    load_mnist_arrays.cache_clear()
+    train, _, _ = get_mnist_loaders(data_root=str(closed), source="offline", max_train_images=300)
+    assert train.dataset.source == "offline"
+
+
+@pytest.mark.skipif(os.geteuid() == 0 and shutil.which("setpriv") is None,
+                    reason="root without setpriv reads any file")
+def test_an_unreadable_mnist_file_says_permission_denied_not_delete_it(tmp_path, mnist_on_disk):
+    # (issue 37: a mode-000 MNIST file got "delete it and load again")
+    raw = mnist_on_disk(tmp_path / "data")
+    (raw / "train-labels-idx1-ubyte").chmod(0)
+    result = run_python(["-m", "mae_helpers", "--out", str(tmp_path / "run"), "--quiet", "--source", "disk",
+                         "--data-root", str(tmp_path / "data")], env={"MAE_CACHE_DIR": str(tmp_path / "cache")},
+                        unprivileged=True)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1, result.stderr
+    assert "train-labels-idx1-ubyte: permission denied" in lines[0] and "delete it" not in lines[0]
+    assert "so that you can read it" in lines[0] and not (tmp_path / "run").exists()

@@ -20,112 +20,27 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import (  # its fixtures (experiment, fake_run, no_training, read_only) pytest finds by itself
+    ROOT,
+    RUN_FILES,
+    cli,
+    ctrl_c_as_in_a_terminal,
+    full_disk,
+    leftovers,
+    needs_permissions,
+    one_line_error,
+    previous_run,
+    run_python,
+    snapshot,
+    tiny_config,
+)
 
 from mae_helpers import MAE, get_config, get_mnist_loaders, load_model, save_model, train_cached
 from mae_helpers import experiment as experiment_module
 from mae_helpers.cli import build_parser, config_from_args, main
 from mae_helpers.data import check_digits, load_mnist_arrays, split_digits
 from mae_helpers.evaluate import Judge
-from mae_helpers.experiment import FIGURES, OUTPUT_FILES, run_experiment
 from mae_helpers.files import RunFolder
-
-ROOT = Path(__file__).resolve().parents[1]
-RUN_FILES = set(OUTPUT_FILES + FIGURES) | {"manifest.json"}
-
-
-def tiny_config(**overrides):
-    """A config that trains every network in a second or two."""
-    settings = dict(epochs=1, max_train_images=600, batch_size=32, unlearn_max_steps=10, source="offline")
-    return get_config(**{**settings, **overrides})
-
-
-@pytest.fixture(scope="module")
-def experiment():
-    """One real (tiny) experiment: what the CLI tests below write, instead of training again each time."""
-    return run_experiment(tiny_config(), progress=False)
-
-
-@pytest.fixture
-def fake_run(monkeypatch, experiment):
-    """Make `mae-unlearn` skip training and return the tiny experiment; records the configs it was given."""
-    seen = []
-
-    def run(cfg, method, device=None, progress=True):
-        seen.append(cfg)
-        return experiment
-
-    monkeypatch.setattr(experiment_module, "run_experiment", run)
-    return seen
-
-
-@pytest.fixture
-def no_training(monkeypatch):
-    """Fail the test if `mae-unlearn` gets as far as training: the refusal must come first."""
-    def run(*args, **kwargs):
-        raise AssertionError("mae-unlearn started training before refusing")
-
-    monkeypatch.setattr(experiment_module, "run_experiment", run)
-
-
-def cli(*args):
-    """Run `mae-unlearn` quietly in-process; returns its exit code."""
-    try:
-        code = main(["--quiet", *map(str, args)])
-    except SystemExit as exit_info:
-        code = exit_info.code
-    return code
-
-
-def one_line_error(capsys, code, *words):
-    """Assert a non-zero exit with exactly one stderr line, no traceback, holding every word."""
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code not in (0, None), err
-    assert len(err) == 1 and "Traceback" not in err[0], err
-    for word in words:
-        assert word in err[0], err
-    return err[0]
-
-
-def previous_run(out, fake_run, capsys):
-    """A finished run in `out` (through the CLI), and a snapshot of its bytes."""
-    assert cli("--out", out) == 0
-    capsys.readouterr()
-    return snapshot(out)
-
-
-def snapshot(folder):
-    """The name and bytes of every file in `folder` (folders inside it are left out)."""
-    return {p.name: p.read_bytes() for p in Path(folder).iterdir() if p.is_file()}
-
-
-def leftovers(parent):
-    """Hidden work, lock, backup and temporary files a run might leave beside its folder."""
-    return sorted(p.name for p in Path(parent).rglob(".*"))
-
-
-# Without CAP_DAC_OVERRIDE root obeys file permissions: the child then sees a read-only folder as a user would.
-UNPRIVILEGED = [] if os.geteuid() != 0 else ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--"]
-needs_permissions = pytest.mark.skipif(os.geteuid() == 0 and shutil.which("setpriv") is None,
-                                       reason="root without setpriv cannot see a folder as read-only")
-
-
-def run_python(code_or_args, env=None, timeout=300, unprivileged=False, **kwargs):
-    """A child Python with this checkout first on the path; returns the CompletedProcess."""
-    args = ["-c", code_or_args] if isinstance(code_or_args, str) else code_or_args
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "MAE_FAST": "1", **(env or {})}
-    return subprocess.run([*(UNPRIVILEGED if unprivileged else []), sys.executable, *args], env=env,
-                          capture_output=True, text=True, timeout=timeout, **kwargs)
-
-
-@pytest.fixture(params=[0o555], ids=["read-only"])
-def read_only(tmp_path, request):
-    """A folder nobody (in a child process without root's bypass) may write into (or, 0o000, even look into)."""
-    folder = tmp_path / "read-only"
-    folder.mkdir()
-    folder.chmod(request.param)
-    yield folder
-    folder.chmod(0o755)
-
 
 # ----------------------------------------------------------------------------- row 1: bad paths and a full disk
 
@@ -186,14 +101,6 @@ def test_a_read_only_cache_folder_warns_and_training_goes_on(read_only):
     assert result.returncode == 0 and "trained [1]" in result.stdout, result.stderr
     assert "cannot write the model cache" in result.stderr and "permission denied" in result.stderr
     assert "Traceback" not in result.stderr and list(read_only.iterdir()) == []
-
-
-def full_disk(monkeypatch):
-    """Every file write fails as on a full disk (the data reach the disk at fsync)."""
-    def no_space(fd):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    monkeypatch.setattr(os, "fsync", no_space)
 
 
 def test_a_full_disk_is_one_line_and_the_previous_run_survives(tmp_path, monkeypatch, capsys, fake_run):
@@ -383,29 +290,6 @@ def test_ctrl_c_is_one_line_saying_what_was_kept(tmp_path, monkeypatch, capsys, 
                           "1 network(s)", str(tmp_path / "cache"))
     assert line.startswith("mae-unlearn: ")
     assert snapshot(out) == before and leftovers(tmp_path) == []
-
-
-def test_images_gets_the_figures_and_keeps_its_other_files(tmp_path, capsys, fake_run):
-    images = tmp_path / "images"
-    images.mkdir()
-    (images / "panel_03.png").write_bytes(b"a screenshot")
-    assert cli("--out", tmp_path / "run", "--images", images) == 0
-    assert {p.name for p in images.iterdir()} == {"panel_03.png", *FIGURES}
-    assert (images / "curves.png").read_bytes() == (tmp_path / "run" / "curves.png").read_bytes()
-
-
-def test_ctrl_c_while_copying_figures_says_the_run_is_complete(tmp_path, monkeypatch, capsys, fake_run):
-    def interrupted(out, images):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(experiment_module, "copy_figures", interrupted)
-    one_line_error(capsys, cli("--out", tmp_path / "run", "--images", tmp_path / "images"), "is complete")
-    assert {p.name for p in (tmp_path / "run").iterdir()} == RUN_FILES
-
-
-def ctrl_c_as_in_a_terminal() -> None:
-    """In the child: Ctrl-C at its default, even when the tests run as a background job (which ignores SIGINT)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_ctrl_c_on_a_real_run_exits_130_without_a_traceback(tmp_path):
@@ -993,13 +877,6 @@ def test_ctrl_c_during_the_imports_is_one_line(tmp_path, after_s):
 def test_forget_given_twice_forgets_both(tmp_path, fake_run):
     assert cli("--out", tmp_path / "run", "--forget", "3", "--forget", "6") == 0
     assert fake_run[-1].forget_digits == (3, 6)
-
-
-def test_images_inside_out_can_be_run_twice(tmp_path, fake_run):
-    out = tmp_path / "run"
-    assert cli("--out", out, "--images", out / "figures") == 0
-    assert cli("--out", out, "--images", out / "figures", "--overwrite") == 0
-    assert {p.name for p in (out / "figures").iterdir()} == set(FIGURES)
 
 
 @pytest.mark.parametrize("reason", ["images-is-a-file", "bad-data"])

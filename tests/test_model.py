@@ -1,3 +1,6 @@
+import pickle
+import zipfile
+
 import pytest
 import torch
 
@@ -96,3 +99,56 @@ def test_metadata_must_be_json_like(tmp_path):
 def test_bad_widths_raise():
     with pytest.raises(ValueError, match="widths"):
         MAE(code_dim=0)
+
+
+# ----------------------------------------------------------------------------- bounded reads, devices that exist
+
+
+def recompressed(path, target):
+    """`path`'s records written again into the zip `target`, deflated (torch itself stores them)."""
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as packed:
+        for record in source.infolist():
+            packed.writestr(record.filename, source.read(record))
+    return target
+
+
+def test_a_checkpoint_with_compressed_records_is_refused_before_torch_reads_it(tmp_path, monkeypatch):
+    # (issue 37: a 4.2 MB cache file holding a deflated weight record made torch allocate 4.6 GB)
+    path = recompressed(save_model(MAE(), tmp_path / "m.pt"), tmp_path / "packed.pt")
+    monkeypatch.setattr(model_module.torch, "load", lambda *a, **k: pytest.fail("torch read a compressed record"))
+    with pytest.raises(ValueError, match="packed.pt.*compressed"):
+        load_model(path)
+
+
+def test_a_checkpoint_whose_records_claim_more_than_the_file_holds_is_refused_unread(tmp_path, monkeypatch):
+    path = save_model(MAE(), tmp_path / "m.pt")
+    data = bytearray(path.read_bytes())
+    at = data.index(b"PK\x01\x02")  # the central directory's first record
+    data[at + 20:at + 28] = (1 << 31).to_bytes(4, "little") * 2  # its stored size and its size: 2 GiB each
+    path.write_bytes(bytes(data))
+    monkeypatch.setattr(model_module.torch, "load", lambda *a, **k: pytest.fail("torch read a record that lies"))
+    with pytest.raises(ValueError, match="m.pt.*more bytes than the file holds"):
+        load_model(path)
+
+
+@pytest.mark.parametrize("content", [pickle.dumps({"weights": object}), b"a note, not weights\n"],
+                         ids=["pickle", "text"])
+def test_a_pickle_or_text_file_is_one_line_naming_it(tmp_path, content):
+    # (issue 37: torch's seven lines of advice to load it with weights_only=False)
+    path = tmp_path / "note.pt"
+    path.write_bytes(content)
+    with pytest.raises(ValueError) as err:
+        load_model(path)
+    message = str(err.value)
+    assert str(path) in message and len(message.splitlines()) == 1 and "weights_only" not in message
+
+
+@pytest.mark.parametrize("device", ["junk", 123, "meta", "cuda", "cuda:7"])
+def test_load_model_refuses_a_device_that_is_not_there_or_holds_no_weights(tmp_path, device):
+    # (issue 37: a raw RuntimeError; "meta" returned a model with no weights)
+    if str(device).startswith("cuda") and torch.cuda.device_count() > int(str(device).partition(":")[2] or 0):
+        pytest.skip("that GPU is here")
+    path = save_model(MAE(), tmp_path / "m.pt")
+    with pytest.raises(ValueError, match="device"):
+        load_model(path, device=device)
+    assert next(load_model(path, device=None).parameters()).device.type == "cpu"

@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from mae_helpers import MAE, get_mnist_loaders, load_model, train_and_validate
+from mae_helpers import MAE, get_config, get_mnist_loaders, load_model, train_and_validate
 from mae_helpers.train import reconstruction_mse
 
 
@@ -162,3 +162,12 @@ def test_very_short_runs_train_without_a_scheduler_error(small_loaders, batches,
     history = train_and_validate(MAE(), train, small_loaders.val, epochs=epochs, progress=False)
     assert len(history.val_loss) == epochs and all(v == v for v in history.val_loss)
 
+
+
+@pytest.mark.parametrize("replica", [5, -3, True, 1.0])
+def test_retrain_refuses_a_replica_out_of_range_before_training(monkeypatch, replica):
+    from mae_helpers import train as train_module
+
+    monkeypatch.setattr(train_module, "train_cached", lambda *a, **k: pytest.fail("trained before refusing"))
+    with pytest.raises(ValueError, match="replica"):
+        train_module.retrain([0, 3], get_config(), replica=replica)

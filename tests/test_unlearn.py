@@ -365,3 +365,4 @@ def test_the_picture_reader_reads_each_drawing_on_its_own_and_stays_in_train_mod
     in_a_batch = read_picture(s, torch.cat([one, 5 * torch.randn(15, 1, 28, 28)]))[:1]
     assert torch.allclose(alone, in_a_batch, atol=1e-5)
     assert reader.training  # the learning move still trains it with batch statistics
+
