@@ -195,7 +195,7 @@ def check_plotting() -> None:
 
 
 def prepare_room(cfg: Config, args) -> int:
-    """--prepare-only / --check-cache: the six networks of `cfg` in the cache, listed with what they took."""
+    """--prepare-only / --check-cache: the seven networks of `cfg` in the cache, listed with what they took."""
     from .cache import unwritable
     from .experiment import prepare
     from .files import probe_folder
@@ -210,10 +210,13 @@ def prepare_room(cfg: Config, args) -> int:
     size = "fast" if (env_flag("MAE_FAST") if fast is None else fast) else "full"
     lines = [f"in the cache {cache_dir()} (data: {p.everything.train.dataset.source}, forget {forget}, "
              f"{size}-size settings):"]
-    lines += [f"  {name:<11} MAE, {len(history['epoch'])} epochs, trained in {sum(history['seconds']):.0f} s"
-              for name, history in p.training.items()]
+    for name, history in p.training.items():
+        how = f"adapted from the original in {cfg.aux_steps} steps" if name == "auxiliary" else \
+            f"{len(history['epoch'])} epochs"
+        lines.append(f"  {name:<11} MAE, {how}, trained in {sum(history['seconds']):.0f} s")
     lines += [f"  judge       CNN, {p.judge.test_accuracy:.1%} on the real test digits",
-              f"  witness     CNN, {p.witness.test_accuracy:.1%} on the real validation digits"]
+              f"  witness     CNN, {p.witness.test_accuracy:.1%} on the real validation digits",
+              f"  readers     CNN and Q-layers, fitted to the original in {cfg.q_fit_steps} steps"]
     say("\n".join(lines))
     return 0
 

@@ -137,7 +137,7 @@ def run_experiment(cfg: Config | None = None, method: str = "evidence", device=N
     membership inference and (`relearn`) the relearning check, and an untrained MAE as the
     reference floor of the probe and the MIA.
     """
-    if not callable(method) and method not in METHODS:  # before six networks are trained for nothing
+    if not callable(method) and method not in METHODS:  # before seven networks are trained for nothing
         raise ValueError(f"method must be one of {METHODS} or a loss function f(s, x_f, x_r, cfg); got {method!r}")
     p = prepare(cfg, device, progress)
     cfg = p.cfg

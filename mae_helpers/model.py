@@ -256,9 +256,10 @@ def rebuild(cls: type[nn.Module], payload: dict) -> nn.Module:
         name = sorted(set(wanted) ^ set(held) or {k for k in wanted if wanted[k] != held[k]})[0]
         raise ValueError(f"its weights do not fit its architecture ({name}: {held.get(name, 'missing')} in the "
                          f"file, {wanted.get(name, 'none')} expected)")
-    model = cls(**payload["config"])
-    model.load_state_dict(payload["state_dict"])
-    return model
+    # The skeleton takes the file's tensors as they are: nothing is initialised (no draw from the global random
+    # stream, no work), and every tensor of these networks is in the state dict, so none stays on "meta".
+    skeleton.load_state_dict(payload["state_dict"], assign=True)
+    return skeleton
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device | None = "cpu") -> MAE:

@@ -130,7 +130,7 @@ def test_help_states_defaults_and_module_entry_point_works():
 
 
 def test_room_preparation_fills_the_cache_and_the_check_finds_it(tmp_path, monkeypatch, capsys):
-    """--check-cache trains nothing and fails on an empty cache; after --prepare-only it passes, listing the six."""
+    """--check-cache trains nothing and fails on an empty cache; after --prepare-only it passes, listing the seven."""
     import os
 
     args = ["--fast", "--epochs", "1", "--forget", "0", "3", "6", "9", "--source", "offline", "--quiet"]
@@ -144,12 +144,12 @@ def test_room_preparation_fills_the_cache_and_the_check_finds_it(tmp_path, monke
 
     monkeypatch.setenv("MAE_CACHE_DIR", str(tmp_path / "room-cache"))
     assert main([*args, "--prepare-only"]) == 0
-    assert len(list((tmp_path / "room-cache").glob("*.pt"))) == 6  # four MAEs, the judge and the witness
+    assert len(list((tmp_path / "room-cache").glob("*.pt"))) == 7  # four MAEs, the judge, the witness, the readers
     capsys.readouterr()
     before = {p: p.stat().st_mtime for p in (tmp_path / "room-cache").glob("*.pt")}
     assert main([*args, "--check-cache"]) == 0
     listing = capsys.readouterr().out
-    for name in ("original", "auxiliary", "retrained", "retrained_2", "judge", "witness"):
+    for name in ("original", "auxiliary", "retrained", "retrained_2", "judge", "witness", "readers"):
         assert name in listing
     assert {p: p.stat().st_mtime for p in (tmp_path / "room-cache").glob("*.pt")} == before
     assert not (tmp_path / "out").exists() and os.environ["MAE_CACHE_DIR"].endswith("room-cache")
@@ -290,7 +290,8 @@ def run_experiment(*args, **kwargs):
     for epoch in range(1000):
         print(f"epoch {epoch}", file=sys.stderr)
     return types.SimpleNamespace(report="\\n".join(f"row {i}" for i in range(100000)),
-                                 unlearning=types.SimpleNamespace(steps=1, seconds=0.1, stopped="done"))
+                                 unlearning=types.SimpleNamespace(steps=1, seconds=0.1, stopped="done",
+                                                                  stop_reason=None))
 E.run_experiment = run_experiment
 def write_outputs(exp, out):
     for name in E.OUTPUT_FILES + E.FIGURES:

@@ -22,7 +22,7 @@ def prepared(monkeypatch):
     seen = []
     monkeypatch.setattr(experiment_module, "unlearn", lambda original, aux, cfg, **kwargs: seen.append(cfg))
     return Prepared(cfg=tiny_config(), original=MAE(), aux=MAE(), retrained=MAE(), retrained_2=MAE(),
-                    judge=Judge(), witness=None, training={}), seen
+                    judge=Judge(), witness=None, readers=None, training={}), seen
 
 
 @pytest.mark.parametrize("change", [dict(seed=1), dict(val_fraction=0.3), dict(max_train_images=900),

@@ -318,12 +318,16 @@ def test_non_finite_strength_is_refused_before_training(tmp_path, capsys, no_tra
 
 
 def test_an_unlearning_that_stopped_early_is_recorded_in_metrics_and_said(tmp_path, monkeypatch, capsys, experiment):
-    stopped = replace(experiment, unlearning=replace(experiment.unlearning, stopped="non-finite loss at step 1"))
-    monkeypatch.setattr(experiment_module, "run_experiment", lambda *args, **kwargs: stopped)
+    from mae_helpers.unlearn import StopReason
+
+    history = replace(experiment.unlearning, stop_reason=StopReason.NON_FINITE, steps=0)
+    monkeypatch.setattr(experiment_module, "run_experiment", lambda *args, **kwargs: replace(experiment,
+                                                                                             unlearning=history))
     assert cli("--out", tmp_path / "run") == 0
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert metrics["unlearning"]["stopped"] == "non-finite loss at step 1"
-    assert "warning: unlearning: " in capsys.readouterr().err
+    assert metrics["unlearning"]["stop_reason"] == "non_finite"
+    assert metrics["unlearning"]["stopped"].startswith("non-finite loss at step 1")
+    assert "warning: unlearning: 0 steps" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------- row 9: malformed IDX files
@@ -834,7 +838,7 @@ import sys, types
 import mae_helpers.experiment as E
 E.run_experiment = lambda *args, **kwargs: types.SimpleNamespace(
     report="\\n".join(f"row {i}" for i in range(100000)),
-    unlearning=types.SimpleNamespace(steps=1, seconds=0.1, stopped="done"))
+    unlearning=types.SimpleNamespace(steps=1, seconds=0.1, stopped="done", stop_reason=None))
 def write_outputs(exp, out):
     for name in E.OUTPUT_FILES + E.FIGURES:
         (out / name).write_bytes(b"x")
@@ -971,7 +975,7 @@ def test_prepared_unlearn_refuses_digits_its_auxiliary_network_was_not_trained_o
 
     monkeypatch.setattr(experiment_module, "unlearn", lambda *a, **k: pytest.fail("unlearned the wrong digits"))
     prepared = Prepared(cfg=tiny_config(forget_digits=(0, 3)), original=MAE(), aux=MAE(), retrained=MAE(),
-                        retrained_2=MAE(), judge=Judge(), witness=None, training={})
+                        retrained_2=MAE(), judge=Judge(), witness=None, readers=None, training={})
     with pytest.raises(ValueError, match=r"digits \[0, 3\].*prepare\(cfg.replace\(forget_digits"):
         prepared.unlearn(forget_digits=(1,))
 
