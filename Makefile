@@ -29,10 +29,12 @@ install: $(VENV)/.installed-dev
 demo: $(VENV)/.installed
 	$(BIN)/mae-unlearn --out runs/demo --images images --overwrite
 
-# Unit tests in whatever mode the environment says (.ci/run: MAE_FAST=1), the end-to-end tests once (marked
-# slow: the browser test and one command-line run), then the notebooks under nbval.
+# Style, the import contract (pyproject.toml: the two wings never import each other), the unit tests in whatever
+# mode the environment says (.ci/run: MAE_FAST=1), the end-to-end tests once (marked slow: the browser test and one
+# command-line run), then the notebooks under nbval.
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest -m slow
 	$(MAKE) test-notebooks
