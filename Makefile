@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test test-notebooks notebooks lab images benchmarks workshop clean
+.PHONY: install demo test test-notebooks notebooks lab images benchmarks workshop checkpoints clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,15 @@ notebooks: $(VENV)/.installed-dev
 	    status=$$?; rm -rf $$cache; [ $$status = 0 ] || exit $$status; \
 	done
 	$(BIN)/python tools/notebook_metadata.py --saved-here $(NOTEBOOKS)
+
+# The warm start: the networks of the lessons' default path (offline digits, the default config, forget 0 3 6 9),
+# trained in SAVED_MODE into a fresh cache and shipped in mae_helpers/checkpoints/ with their SHA-256. Run it after
+# a change that retrains them (a test says when: tests/test_cache.py).
+checkpoints: $(VENV)/.installed-dev
+	cache=$$(mktemp -d) && \
+	$(SAVED_MODE) MAE_CACHE_DIR=$$cache MAE_WARM_START=0 $(BIN)/mae-unlearn --prepare-only --no-fast --source offline \
+	    --quiet && $(BIN)/python tools/ship_checkpoints.py $$cache; \
+	status=$$?; rm -rf $$cache; exit $$status
 
 # Every figure and screenshot the README shows: the main job's figures, then the browser
 # test's screenshots (it needs Debian's chromium), both written into images/.

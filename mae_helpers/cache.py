@@ -8,6 +8,12 @@ users read. Anything else (another network copied over it, a damaged or hand-mad
 retrained, with one notice naming the file. A folder that cannot take files warns once, and
 the run goes on without caching.
 
+The warm start: the package ships the networks of the lessons' default path (offline digits,
+the default config, forget 0 3 6 9), trained by this repository's own code (`make checkpoints`)
+and listed with their SHA-256 in checkpoints/manifest.json. An entry missing from the cache is
+copied from there when a shipped file of the same name matches its hash; the checks above still
+run on it. MAE_WARM_START=0 trains everything instead.
+
 Only the standard library is imported here at first; torch comes with the loaders that need it.
 """
 
@@ -20,7 +26,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from .files import explain, probe_folder
+from .config import env_flag
+from .files import MAX_MANIFEST_BYTES, explain, probe_folder, read_bounded, sha256, write_atomic
 
 # Bump when training changes what a network learns (a loss, a schedule, the data pipeline): entries
 # written under another format are then never reused, and an upgrade retrains instead of mixing.
@@ -73,6 +80,33 @@ def network_key(name: str, cfg, loaders, settings: dict) -> dict:
 def witness_key(cfg, loaders, settings: dict) -> dict:
     """The unlearning witness's key: the training data it learns from (it never sees the test split)."""
     return network_key("witness", cfg, loaders, settings)
+
+
+SHIPPED = Path(__file__).resolve().parent / "checkpoints"  # the warm start's networks (`make checkpoints`)
+
+
+def shipped_entry(name: str) -> Path | None:
+    """The shipped checkpoint named `name` (a cache file name), checked against its SHA-256 in the manifest.
+
+    None when MAE_WARM_START is off, when none is shipped, or (after one notice) when the file does not
+    match its hash: a changed file is never used, the network is trained instead.
+    """
+    if not env_flag("MAE_WARM_START", default=True):
+        return None
+    try:
+        files = json.loads(read_bounded(SHIPPED / "manifest.json", MAX_MANIFEST_BYTES, "manifest"))["files"]
+        expected = files.get(name)
+        if expected is None:
+            return None
+        if sha256(SHIPPED / name) != expected:
+            raise ValueError("it does not match the SHA-256 in checkpoints/manifest.json")
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        print(f"shipped {name} is not used ({explain(err) if isinstance(err, OSError) else err}); training it "
+              "instead", file=sys.stderr)
+        return None
+    return SHIPPED / name
 
 
 class NotCached(LookupError):
@@ -136,7 +170,13 @@ def load_cached(path: Path, key: dict, load: Callable[[Path], object], train: bo
     """
     try:
         if not path.is_file():  # itself an OSError when the folder may not be looked into
-            return None
+            shipped = shipped_entry(path.name)
+            if shipped is None:
+                return None
+            try:  # into the cache, so that the next run finds it there; a cache that takes no files reads it in place
+                write_atomic(path, shipped.read_bytes())
+            except OSError:
+                path = shipped
         entry = load(path)
         recorded = entry.metadata.get("key")
         if _canonical(recorded) != _canonical(key):

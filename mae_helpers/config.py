@@ -27,13 +27,13 @@ PRECISIONS = ("fp32", "bf16")
 TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
 
-def env_flag(name: str) -> bool:
-    """The environment variable `name` as a switch: 1/true/yes/on or 0/false/no/off (unset = off)."""
+def env_flag(name: str, default: bool = False) -> bool:
+    """The environment variable `name` as a switch: 1/true/yes/on or 0/false/no/off (unset or empty: `default`)."""
     value = os.environ.get(name, "").strip().lower()
     if value not in TRUE_WORDS + FALSE_WORDS:
         raise ValueError(f"environment variable {name} must be one of {'/'.join(TRUE_WORDS)} (on) or "
                          f"{'/'.join(FALSE_WORDS[:-1])} (off); got {os.environ[name]!r}")
-    return value in TRUE_WORDS
+    return default if value == "" else value in TRUE_WORDS
 
 
 def plain(value):
