@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test test-notebooks notebooks lab images benchmarks workshop checkpoints clean
+.PHONY: install demo test test-notebooks notebooks lab diagrams images benchmarks workshop checkpoints clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -88,9 +88,14 @@ checkpoints: $(VENV)/.installed-dev
 	    --quiet && $(BIN)/python tools/ship_checkpoints.py $$cache; \
 	status=$$?; rm -rf $$cache; exit $$status
 
-# Every figure and screenshot the README shows: the main job's figures, then the browser
-# test's screenshots (it needs Debian's chromium), both written into images/.
-images: $(VENV)/.installed-dev
+# The three teaching diagrams (the MAE, one unlearning step, the controller's loop), drawn by
+# tools/diagrams.py with matplotlib alone: seconds, no training, no data.
+diagrams: $(VENV)/.installed
+	$(BIN)/python tools/diagrams.py --out images
+
+# Every figure and screenshot in images/: the diagrams, the main job's figures, then the browser
+# test's screenshots (it needs Debian's chromium).
+images: $(VENV)/.installed-dev diagrams
 	$(BIN)/mae-unlearn --out runs/images --images images --overwrite
 	MAE_FAST=1 MAE_SCREENSHOTS=images $(BIN)/python -m pytest -m slow tests/browser -q
 
