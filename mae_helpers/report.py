@@ -20,10 +20,8 @@ verdicts (metric -> "indistinguishable" / "above spread" / "below spread" / None
 from __future__ import annotations
 
 import html
-import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -200,14 +198,6 @@ class UnlearningReport:
             config["method"] = method
         return cls(**metrics, forget_digits=forget, seconds=dict(seconds or {}), config=config)
 
-    @classmethod
-    def from_dict(cls, data: dict) -> UnlearningReport:
-        """Rebuild a report from `to_dict()` output (e.g. a loaded metrics.json; one without the newer blocks too)."""
-        config = dict(data["config"])
-        forget = tuple(config.pop("forget_digits"))
-        return cls(data["original"], data["unlearned"], data["retrained"], forget, dict(data.get("seconds") or {}),
-                   config, data.get("retrained_2"), data.get("untrained"))
-
     def verdict_of(self, key: str) -> str | None:
         """The verdict (`verdict`) on the unlearned model's `key` (e.g. "mia_auc", "per_digit_mse.3")."""
         values = [_value(getattr(self, name), key) for name in JUDGED]
@@ -228,13 +218,6 @@ class UnlearningReport:
         return {"config": {**self.config, "forget_digits": list(self.forget_digits)},
                 **{name: getattr(self, name) for name in (*COLUMNS, "untrained")},
                 "verdicts": self.verdicts(), "seconds": dict(self.seconds)}
-
-    def save(self, path: str | Path) -> Path:
-        """Write `to_dict()` as JSON to `path` (creating folders)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        return path
 
     def _table(self) -> tuple[list[str], list[tuple[str, list[str]]]]:
         """(column headers, [(row label, cells)]) for what is present: shared by the text and HTML tables."""

@@ -87,7 +87,7 @@ def reconstruction_mse(model: nn.Module, loader: DataLoader, device: torch.devic
     The one MSE measure of the package: training history, reports and widgets all use it.
     The sum stays in float32 on the device (Apple's MPS has no float64) and is read once at the end.
     """
-    device = device_of(model, resolve_device(device))  # it runs where its weights are; it is never moved
+    device = device_of(model, device)  # it runs where its weights are; it is never moved
     total, count = torch.zeros((), device=device, dtype=torch.float32), 0
     with inference(model):
         for images, _ in loader:

@@ -87,7 +87,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import cache
-from .common import CHUNK, conv_block, inference
+from .common import CHUNK, conv_block, exp_contrast, full_contrast, inference
 from .config import Config, get_config, resolve_device, split_digits
 from .data import loaders_for
 from .model import MAE, MAEOutputs, weights_digest
@@ -130,6 +130,8 @@ def read_picture(s, pictures: torch.Tensor) -> torch.Tensor:
     weights = {name: value.detach() for name, value in s.reader.named_parameters()}
     training = s.reader.training
     try:
+        if exp_contrast():
+            pictures = full_contrast(pictures)
         return torch.func.functional_call(s.reader.eval(), weights, (pictures,))
     finally:
         s.reader.train(training)
@@ -234,7 +236,10 @@ def reader_step(q_layers: nn.ModuleList, picture: nn.Module, optimizer, drawings
     """One step of the learning player: the Q-layers name the digit from the codes, the picture reader from the
     drawings. Both are cut from the autoencoder's graph, so only the readers learn."""
     loss = sum(F.cross_entropy(q(c.detach().float()), labels) for q, c in zip(q_layers, code_list)) / 3
-    loss = loss + F.cross_entropy(picture(drawings.detach().float()), labels)
+    drawings = drawings.detach().float()
+    if exp_contrast():
+        drawings = full_contrast(drawings)
+    loss = loss + F.cross_entropy(picture(drawings), labels)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -338,9 +343,9 @@ class Game:
     """
 
     def __init__(self, model: MAE, aux: MAE, readers: Readers | None, loss_fn: Callable, cfg: Config, device,
-                 all_digits: bool):
+                 all_digits: bool, data=None):
         forget, retain = split_digits(cfg.forget_digits)
-        data = loaders_for(cfg, None, device).train.dataset
+        data = loaders_for(cfg, None, device).train.dataset if data is None else data  # the training split
         self.images, self.labels, self.cfg, self.loss_fn, self.device = data.images, data.targets, cfg, loss_fn, device
         is_forget = torch.isin(self.labels, torch.tensor(forget, device=self.labels.device))
         self.retain_mask = torch.isin(torch.arange(10), torch.tensor(retain)).to(device)
@@ -632,7 +637,7 @@ def unlearn(model: MAE, aux: MAE, cfg: Config | None = None, method: str | Calla
     name = method if isinstance(method, str) else getattr(method, "__name__", "custom")
     check_aux(model, aux)  # every number in cfg was range-checked when the Config was made
     device = resolve_device(device)
-    forget, retain = split_digits(cfg.forget_digits)
+    forget, _ = split_digits(cfg.forget_digits)
     strength = cfg.strength
     target = min(1.0, cfg.forget_target / strength) if strength else 0.0
     history = UnlearnHistory(method=name, strength=strength, target=target, tolerance=cfg.retain_tolerance * strength,
@@ -647,10 +652,9 @@ def unlearn(model: MAE, aux: MAE, cfg: Config | None = None, method: str | Calla
         witness_net = train_witness(model, cfg, device, progress=False)
     tic = time.perf_counter()
     research = name == "original"
-    game = Game(model, aux, readers if learns else None, loss_fn, cfg, device, all_digits=research)
-    everything = loaders_for(cfg, None, device)
-    witness = Witness(witness_net, game.teacher, loaders_for(cfg, forget, device).val.dataset,
-                      loaders_for(cfg, retain, device).val.dataset, everything.train.dataset.images, forget,
+    everything = loaders_for(cfg, None, device)  # the one place a run takes its data from
+    game = Game(model, aux, readers if learns else None, loss_fn, cfg, device, research, everything.train.dataset)
+    witness = Witness(witness_net, game.teacher, everything.val.dataset, everything.train.dataset.images, forget,
                       cfg.witness_images)
     history.dropped_copies = witness.dropped
     with tqdm(total=cfg.unlearn_max_steps, desc=f"unlearn ({name})", unit="step", disable=not progress) as bar:

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from .config import resolve_device
+from .common import device_of, inference
 
 
 def one_per_digit(loader: DataLoader, n_images: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
@@ -93,17 +93,13 @@ def compare_reconstructions(
     """The test digits (top row) and each named model's reconstructions below, one column per digit.
 
     Each model runs where its weights are, in eval mode for the picture, and is left as it was
-    (`device` only places a model without weights).
+    (`common.inference`; `device` only places a model without weights).
     """
     images, labels = one_per_digit(loader, n_images)
     rows = {top_row: images}
     for name, model in models.items():
-        weights = next(model.parameters(), None)
-        was_training = model.training
-        try:
-            rows[name] = model.eval()(images.to(resolve_device(device) if weights is None else weights.device))
-        finally:
-            model.train(was_training)
+        with inference(model):
+            rows[name] = model(images.to(device_of(model, device)))
     fig = image_grid(rows, labels, title=title)
     save_figure(fig, path)
     return fig

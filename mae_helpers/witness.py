@@ -24,6 +24,8 @@ from .common import (
     collect,
     conv_block,
     distinct,
+    exp_contrast,
+    full_contrast,
     in_chunks,
     inference,
     not_copies,
@@ -164,17 +166,18 @@ class Witness:
     changed) and run in channels-last order.
     """
 
-    def __init__(self, net: nn.Module, original: MAE, forget_val, retain_val, training_images: torch.Tensor,
-                 forget_digits, max_images: int):
+    def __init__(self, net: nn.Module, original: MAE, val, training_images: torch.Tensor, forget_digits,
+                 max_images: int):
         self.net = channels_last(copy.deepcopy(net)).eval()  # the caller's network stays as it is
-        self.forget = torch.tensor(forget_digits, device=forget_val.images.device)
+        images, labels = val.images, val.targets  # the validation split (a DigitTensors) of all ten digits
+        self.forget = torch.tensor(forget_digits, device=labels.device)
+        is_forget = torch.isin(labels, self.forget)
         # Each held-out digit once: a copy of a training image tells nothing new, and a second copy of a held-out
         # one only costs a second look (a tiled data set holds ten of each).
-        keep_f = not_copies(forget_val.images, training_images) & distinct(forget_val.images)
-        keep_r = not_copies(retain_val.images, training_images) & distinct(retain_val.images)
-        self.dropped = int((~keep_f).sum() + (~keep_r).sum())
-        self.x_f = forget_val.images[keep_f][:max_images]
-        self.x_r = retain_val.images[keep_r][:max_images]
+        keep = not_copies(images, training_images) & distinct(images)
+        self.dropped = int((~keep).sum())
+        self.x_f = images[keep & is_forget][:max_images]
+        self.x_r = images[keep & ~is_forget][:max_images]
         if min(len(self.x_f), len(self.x_r)) < MIN_HELD_OUT:
             raise ValueError(
                 f"only {len(self.x_f)} forget and {len(self.x_r)} retained validation digits are not copies of "
@@ -195,7 +198,8 @@ class Witness:
         with inference(model):
             out_f = torch.cat([model(x).float() for x in self.x_f.split(CHUNK)])
             out_r = torch.cat([model(x).float() for x in self.x_r.split(CHUNK)])
-            belief = torch.cat([self.net(x.clamp(-1, 1)).float().softmax(1) for x in out_f.split(CHUNK)])
+            seen = full_contrast(out_f) if exp_contrast() else out_f.clamp(-1, 1)
+            belief = torch.cat([self.net(x).float().softmax(1) for x in seen.split(CHUNK)])
         evidence = belief[:, self.forget].sum(1).mean().item()
         return Look(evidence, F.mse_loss(out_r, self.x_r).item() / self.base_retain, F.mse_loss(out_f, self.x_f).item())
 

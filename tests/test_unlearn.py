@@ -51,8 +51,8 @@ def setup():
 def held_out(cfg, original, witness_net):
     """The witness of a run with `cfg`: the same held-out digits the loop watched."""
     everything = loaders_for(cfg)
-    return Witness(witness_net, original, loaders_for(cfg, FORGET).val.dataset, loaders_for(cfg, RETAIN).val.dataset,
-                   everything.train.dataset.images, FORGET, cfg.witness_images)
+    return Witness(witness_net, original, everything.val.dataset, everything.train.dataset.images, FORGET,
+                   cfg.witness_images)
 
 
 def same_weights(a, b) -> bool:

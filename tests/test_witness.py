@@ -25,8 +25,8 @@ def world():
 def watch(cfg, original, net, **changes):
     """A Witness on cfg's held-out digits (the loop's own construction)."""
     everything = loaders_for(cfg)
-    return Witness(net, original, loaders_for(cfg, FORGET).val.dataset, loaders_for(cfg, RETAIN).val.dataset,
-                   everything.train.dataset.images, FORGET, cfg.witness_images)
+    return Witness(net, original, everything.val.dataset, everything.train.dataset.images, FORGET,
+                   cfg.witness_images)
 
 
 def test_the_witness_sees_a_digit_when_either_of_its_two_networks_sees_it():

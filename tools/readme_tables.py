@@ -1,0 +1,136 @@
+"""The README's numbers, generated from the result files the benchmarks write (and the notebooks' own outputs).
+
+The README holds `cog` blocks that call these functions; `make readme` regenerates them and
+`make test` checks that the README agrees with the files (`cog --check`). So a number in the
+README is never typed: it is what a benchmark printed, read back from its JSON.
+
+    [[[cog import readme_tables; readme_tables.targets()]]]
+    ...generated...
+    [[[end]]]
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+NOTEBOOKS = ROOT / "notebooks"
+
+
+def _out(text: str) -> None:
+    """Write into the cog block (plain print outside cog, for a look)."""
+    try:
+        import cog
+
+        cog.outl(text)
+    except (ImportError, AttributeError):
+        print(text)
+
+
+def load(name: str) -> dict:
+    """A result file of benchmarks/results (its `result` part for the benchmark JSONs)."""
+    data = json.loads((RESULTS / name).read_text())
+    return data
+
+
+def _pct(x: float) -> str:
+    return f"{x:.1%}"
+
+
+def _sweep_rows(sweep: dict) -> dict[str, list[dict]]:
+    """seed -> rows of a sweep result."""
+    return {seed: result["rows"] for seed, result in sweep["result"]["seeds"].items()}
+
+
+def _median_worst(rows: list[dict], key: str, lowest: bool = False) -> tuple[float, float, str]:
+    """(median, worst value, worst set) of one measure over forget sets."""
+    values = [r[key] for r in rows]
+    worst = (min if lowest else max)(rows, key=lambda r: r[key])
+    return statistics.median(values), worst[key], worst["set"]
+
+
+def _over_seeds(per_seed: dict[str, list[dict]], key: str, lowest: bool = False) -> tuple[float, float, str]:
+    """(the worst seed's median, the worst value over seeds and sets, "set (seed s)") of one measure."""
+    stats = {seed: _median_worst(rows, key, lowest) for seed, rows in per_seed.items()}
+    pick = min if lowest else max
+    median = pick(m for m, _, _ in stats.values())
+    seed = pick(stats, key=lambda s: stats[s][1])
+    where = stats[seed][2] + (f", seed {seed}" if len(stats) > 1 else "")
+    return median, stats[seed][1], where
+
+
+def _cell(stat: tuple[float, float, str], fmt=_pct) -> str:
+    median, worst, where = stat
+    return f"{fmt(median)} / {fmt(worst)} ({where})"
+
+
+def targets() -> None:
+    """The cheaper-than-retraining targets: every default, the 27-set sweeps at 8k (3 seeds) and the 60k layout."""
+    k8, k60 = load("sweep-t10k-8k.json"), load("sweep-layout-60k.json")
+    r8, r60 = _sweep_rows(k8), _sweep_rows(k60)
+    step = load("step-time-layout-60k.json")
+    panel = load("panel-time-offline.json")
+    times = notebook_times()
+
+    def met(ok: bool) -> str:
+        return "yes" if ok else "**no**"
+
+    lines = ["| measure | 8k, seeds " + " ".join(r8) + " | 60k layout, seed " + " ".join(r60) + " | target | met? |",
+             "|---|---|---|---|---|"]
+    t8, t60 = _over_seeds(r8, "time_ratio"), _over_seeds(r60, "time_ratio")
+    lines.append(f"| unlearning / retrain time, everything paid per set: median / worst | {_cell(t8, '{:.0%}'.format)} "
+                 f"| {_cell(t60, '{:.0%}'.format)} | 8k: ≤ 50% / ≤ 100%; 60k: ≤ 10% / ≤ 20% | "
+                 f"{met(t8[0] <= 0.5 and t8[1] <= 1.0 and t60[0] <= 0.1 and t60[1] <= 0.2)} |")
+    lines.append(f"| one step, checks included, at the 60k layout | | {step['before_ms']} ms → {step['after_ms']} ms "
+                 f"({step['ratio']:.1f}× cheaper) | ≥ 3× cheaper | {met(step['ratio'] >= 3)} |")
+    for key, label, median_max, worst_max in (("indep_true", "independent judge: true digit", 0.03, 0.10),
+                                              ("indep_any", "independent judge: any forget digit", None, 0.12)):
+        a, b = _over_seeds(r8, key), _over_seeds(r60, key)
+        ok = all(s[1] <= worst_max and (median_max is None or s[0] <= median_max) for s in (a, b))
+        target = (f"median ≤ {median_max:.0%}, " if median_max else "") + f"worst ≤ {worst_max:.0%}"
+        lines.append(f"| {label}: median (worst seed) / worst | {_cell(a)} | {_cell(b)} | {target} | {met(ok)} |")
+    a, b = _over_seeds(r8, "ratio"), _over_seeds(r60, "ratio")
+    lines.append(f"| retained digits' test MSE vs the original's | {_cell(a, '{:.3f}×'.format)} | "
+                 f"{_cell(b, '{:.3f}×'.format)} | worst ≤ 1.10× | {met(a[1] <= 1.10 and b[1] <= 1.10)} |")
+    a, b = _over_seeds(r8, "d_retain", lowest=True), _over_seeds(r60, "d_retain", lowest=True)
+
+    def points(x: float) -> str:
+        return f"{x * 100:+.1f} points"
+
+    lines.append(f"| retained digits' judge accuracy vs the original's | {_cell(a, points)} | {_cell(b, points)} | "
+                 f"worst ≥ −1 point | {met(a[1] >= -0.01 and b[1] >= -0.01)} |")
+    stops = [p["stop_reason"] for p in panel["presses"]]
+    lines.append(f"| offline, default set: why the loop stops (notebook 03's panel, {len(stops)} presses) | | | "
+                 f"`evidence_gone` | {met(all(s == 'evidence_gone' for s in stops))} (`{stops[0]}`) |")
+    lines.append(f"| one press of notebook 03's panel (offline, default set, networks cached) | | | ≤ 10 s | "
+                 f"{met(panel['median_seconds'] <= 10)} ({panel['median_seconds']:.1f} s) |")
+    for name in ("03", "04"):
+        if name in times:
+            total = times[name]["total"]
+            lines.append(f"| notebook {name}, cold, offline (its last cell) | | | ≤ 180 s | {met(total <= 180)} "
+                         f"({total:.0f} s) |")
+    _out("\n".join(lines))
+
+
+NOTEBOOK_TIME = re.compile(r"this notebook ran in (\d+) s")
+CORE_TIME = re.compile(r"the core ran in (\d+) s")
+
+
+def notebook_times() -> dict[str, dict]:
+    """Per notebook (by its number): the core's and the whole run's seconds, as its saved outputs print them."""
+    times = {}
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        text = "".join("".join(o.get("text", "")) for c in json.loads(path.read_text())["cells"]
+                       if c["cell_type"] == "code" for o in c.get("outputs", []))
+        total, core = NOTEBOOK_TIME.search(text), CORE_TIME.search(text)
+        if total:
+            times[path.name[:2]] = {"total": float(total.group(1)), "core": float(core.group(1)) if core else None}
+    return times
+
+
+if __name__ == "__main__":
+    targets()
