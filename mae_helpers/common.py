@@ -111,16 +111,3 @@ def distinct(images: torch.Tensor) -> torch.Tensor:
         seen.add(h)
     return torch.tensor(keep, dtype=torch.bool, device=images.device)
 
-
-def full_contrast(pictures: torch.Tensor) -> torch.Tensor:
-    """Each picture stretched to the full range [-1, 1]: a faint drawing is read like a clear one (EXPERIMENT)."""
-    flat = pictures.flatten(1)
-    low, high = flat.min(1).values, flat.max(1).values
-    scale = (high - low).clamp_min(1e-3)
-    return ((flat - low[:, None]) / scale[:, None] * 2 - 1).view_as(pictures)
-
-
-def exp_contrast() -> bool:
-    """EXPERIMENT switch."""
-    import os
-    return os.environ.get("MAE_EXP_CONTRAST") == "1"

@@ -87,7 +87,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import cache
-from .common import CHUNK, conv_block, exp_contrast, full_contrast, inference
+from .common import CHUNK, conv_block, inference
 from .config import Config, get_config, resolve_device, split_digits
 from .data import loaders_for
 from .model import MAE, MAEOutputs, weights_digest
@@ -130,8 +130,6 @@ def read_picture(s, pictures: torch.Tensor) -> torch.Tensor:
     weights = {name: value.detach() for name, value in s.reader.named_parameters()}
     training = s.reader.training
     try:
-        if exp_contrast():
-            pictures = full_contrast(pictures)
         return torch.func.functional_call(s.reader.eval(), weights, (pictures,))
     finally:
         s.reader.train(training)
@@ -236,10 +234,7 @@ def reader_step(q_layers: nn.ModuleList, picture: nn.Module, optimizer, drawings
     """One step of the learning player: the Q-layers name the digit from the codes, the picture reader from the
     drawings. Both are cut from the autoencoder's graph, so only the readers learn."""
     loss = sum(F.cross_entropy(q(c.detach().float()), labels) for q, c in zip(q_layers, code_list)) / 3
-    drawings = drawings.detach().float()
-    if exp_contrast():
-        drawings = full_contrast(drawings)
-    loss = loss + F.cross_entropy(picture(drawings), labels)
+    loss = loss + F.cross_entropy(picture(drawings.detach().float()), labels)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()

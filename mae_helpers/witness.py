@@ -24,8 +24,6 @@ from .common import (
     collect,
     conv_block,
     distinct,
-    exp_contrast,
-    full_contrast,
     in_chunks,
     inference,
     not_copies,
@@ -198,8 +196,7 @@ class Witness:
         with inference(model):
             out_f = torch.cat([model(x).float() for x in self.x_f.split(CHUNK)])
             out_r = torch.cat([model(x).float() for x in self.x_r.split(CHUNK)])
-            seen = full_contrast(out_f) if exp_contrast() else out_f.clamp(-1, 1)
-            belief = torch.cat([self.net(x).float().softmax(1) for x in seen.split(CHUNK)])
+            belief = torch.cat([self.net(x.clamp(-1, 1)).float().softmax(1) for x in out_f.split(CHUNK)])
         evidence = belief[:, self.forget].sum(1).mean().item()
         return Look(evidence, F.mse_loss(out_r, self.x_r).item() / self.base_retain, F.mse_loss(out_f, self.x_f).item())
 
