@@ -1,29 +1,54 @@
 # On a fresh machine:
-#   make install  create .venv if missing, install the package with JupyterLab (a learner's laptop)
-#   make lab      the same, then open the notebooks in JupyterLab
+#   make install  create .venv if missing, install the package with JupyterLab (a learner's laptop: the [lab] extra)
+#   make lab      open the notebooks in JupyterLab (installing first only when JupyterLab is missing)
 #   make demo     create .venv if missing, install the package, run the main job
-#   make test     the set-up with the dev extra, then ruff, the unit tests and the notebooks under nbval
+#   make test     the set-up with the dev extra, then ruff, the import contract, the tests and the notebooks under nbval
+# A room of laptops without a network (docs/instructors.md): `make wheelhouse` on a connected machine, then
+# `make install-offline` on each laptop; `make lab` then never reaches for the package index.
 # Override the interpreter with PYTHON=...
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test test-notebooks notebooks lab diagrams images benchmarks workshop checkpoints clean
+.PHONY: install install-offline wheelhouse demo test test-notebooks notebooks lab diagrams images benchmarks workshop \
+	checkpoints clean
 
+# A new virtual environment; the online installs below upgrade its pip first (an old pip cannot install the package
+# in editable mode), install-offline does not (it must not reach the index).
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # Stamp files: reinstall only when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install -e .
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -e ".[dev]"
+$(VENV)/.installed-lab: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install -e ".[lab]"
 	touch $@ $(VENV)/.installed
 
-install: $(VENV)/.installed-dev
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install -e ".[dev]"
+	touch $@ $(VENV)/.installed-lab $(VENV)/.installed
+
+install: $(VENV)/.installed-lab
+
+# Every wheel a learner's laptop needs (the package's dependencies with the [lab] extra, and what pip needs to install
+# the package itself), into wheelhouse/, for a room without a network. Run it on a connected machine of the laptops'
+# kind (same operating system and Python). On Linux, PyPI's torch is the CUDA build (GBs): a CPU-only wheelhouse takes
+# torch from PyTorch's own index: make wheelhouse TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
+wheelhouse:
+	$(PYTHON) -m pip download -d wheelhouse $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) ".[lab]" \
+	    "setuptools>=64" wheel
+
+# On a laptop without a network, from the wheelhouse only (--no-index: pip never looks for an index).
+install-offline: | $(BIN)/python
+	$(BIN)/python -m pip install --no-index --find-links wheelhouse -e ".[lab]"
+	touch $(VENV)/.installed-lab $(VENV)/.installed
 
 # The demo's own folder is replaced on each run; trained networks stay cached (MAE_CACHE_DIR).
 demo: $(VENV)/.installed
@@ -121,7 +146,9 @@ workshop: $(VENV)/.installed-dev
 	$(BIN)/mae-unlearn --check-cache --no-fast --quiet --source $(WORKSHOP_SOURCE)
 	$(BIN)/mae-unlearn --check-cache --fast --quiet --source $(WORKSHOP_SOURCE)
 
-lab: $(VENV)/.installed-dev
+# It installs only when JupyterLab is missing: a laptop installed from a wheelhouse never reaches for the index.
+lab:
+	@test -x $(BIN)/jupyter || $(MAKE) install
 	$(BIN)/jupyter lab notebooks
 
 clean:

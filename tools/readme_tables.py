@@ -116,6 +116,88 @@ def targets() -> None:
     _out("\n".join(lines))
 
 
+METHOD_ROWS = (("evidence", "`evidence` (default)"), ("finetune", "`finetune` (challenge kit baseline)"),
+               ("neggrad", "`neggrad` (NegGrad+)"), ("repel", "`repel` (pixel-only ablation)"),
+               ("blank", "`blank` (notebook 04's exercise)"), ("original", "`original` (research rules)"))
+SCALES = (("offline", "offline"), ("t10k-8k", "8k"), ("layout-60k", "60k"))
+
+
+def methods(forget: str = "0369") -> None:
+    """Every method on one forget set at the three scales, beside two retrains and an untrained MAE."""
+    runs = {label: load(f"methods-{scale}.json")["result"][forget] for scale, label in SCALES}
+
+    def cells(get) -> str:
+        return " / ".join(get(run) for run in runs.values())
+
+    def ref(name, key, fmt):
+        return cells(lambda run: fmt(run["references"][name][key]) if run["references"][name].get(key) is not None
+                     else "–")
+
+    def unlearned(method, key, fmt):
+        return cells(lambda run: fmt(run["methods"][method]["unlearned"][key]))
+
+    def ratio(block, run):
+        return f"{block['mse_retain'] / run['references']['original']['mse_retain']:.3f}×"
+
+    def steps(value):
+        return "–" if value is None else f">{200}" if value == "none" else str(value)
+
+    head = " / ".join(runs)
+    lines = [f"| model ({head}) | judge: true digit | judge: any forget digit | independent judge: true digit | "
+             "retained MSE vs original | probe on forgotten | MIA ROC AUC | steps to relearn 50% | unlearning: steps, "
+             "seconds |", "|---|---|---|---|---|---|---|---|---|"]
+    for name, label in (("original", "original"), ("retrained", "retrained (seed 1)"),
+                        ("retrained_2", "retrained (seed 2)")):
+        lines.append(f"| {label} | {ref(name, 'judge_acc_forget', _pct)} | {ref(name, 'judge_any_forget', _pct)} | "
+                     f"{ref(name, 'indep_true', _pct)} | "
+                     f"{cells(lambda run, n=name: ratio(run['references'][n], run))} | "
+                     f"{ref(name, 'probe_acc_forget', _pct)} | {ref(name, 'mia_auc', '{:.3f}'.format)} | "
+                     f"{ref(name, 'relearn_steps', steps)} | |")
+    lines.append(f"| untrained MAE | – | – | – | – | {ref('untrained', 'probe_acc_forget', _pct)} | "
+                 f"{ref('untrained', 'mia_auc', '{:.3f}'.format)} | – | |")
+    for method, label in METHOD_ROWS:
+        if not all(method in run["methods"] for run in runs.values()):
+            continue
+        history = cells(lambda run, m=method: f"{run['methods'][m]['history']['steps']}, "
+                                              f"{run['methods'][m]['seconds']['unlearn']:.0f} s")
+        lines.append(f"| {label} | {unlearned(method, 'judge_acc_forget', _pct)} | "
+                     f"{unlearned(method, 'judge_any_forget', _pct)} | {unlearned(method, 'indep_true', _pct)} | "
+                     f"{cells(lambda run, m=method: ratio(run['methods'][m]['unlearned'], run))} | "
+                     f"{unlearned(method, 'probe_acc_forget', _pct)} | "
+                     f"{unlearned(method, 'mia_auc', '{:.3f}'.format)} | "
+                     f"{unlearned(method, 'relearn_steps', steps)} | {history} |")
+    _out("\n".join(lines))
+
+
+def strength() -> None:
+    """The strength dial on the first named set at 8k, per seed: forgetting and cost at each strength."""
+    result = load("strength-t10k-8k.json")["result"]
+    seeds = list(result)
+    values = [row["strength"] for row in result[seeds[0]]["rows"]]
+    lines = ["| strength | " + " | ".join(f"seed {s}: judge any / retained MSE / steps" for s in seeds) + " |",
+             "|---|" + "---|" * len(seeds)]
+    for i, value in enumerate(values):
+        cells = [f"{r['rows'][i]['any']:.1%} / {r['rows'][i]['ratio']:.3f}× / {r['rows'][i]['steps']}"
+                 for r in result.values()]
+        lines.append(f"| {value:g} | " + " | ".join(cells) + " |")
+    monotone = [s for s in seeds if all(result[s]["monotone"].values())]
+    lines.append("")
+    lines.append(f"Monotone in forgetting and in retained cost on {len(monotone)} of {len(seeds)} seeds"
+                 + (f" (not on seed {', '.join(s for s in seeds if s not in monotone)})" if len(monotone) < len(seeds)
+                    else "") + ".")
+    _out("\n".join(lines))
+
+
+def course() -> None:
+    """Per notebook: the core's and the whole notebook's run time, cold, as its saved outputs print them."""
+    times = notebook_times()
+    lines = ["| notebook | core, cold | with the Bonus sections, cold |", "|---|---|---|"]
+    for name, t in sorted(times.items()):
+        core = "–" if t["core"] is None else f"{t['core']:.0f} s"
+        lines.append(f"| {name} | {core} | {t['total']:.0f} s |")
+    _out("\n".join(lines))
+
+
 NOTEBOOK_TIME = re.compile(r"this notebook ran in (\d+) s")
 CORE_TIME = re.compile(r"the core ran in (\d+) s")
 
