@@ -13,6 +13,7 @@ wall time each needs to reach the validation MSE the original reaches in 5 epoch
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import time
 from pathlib import Path
@@ -80,6 +81,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1 tile instead of 7.5, for a smoke run")
     parser.add_argument("--ref-epochs", type=int, default=5, help="epochs of the original to set the target")
     parser.add_argument("--epochs", type=int, default=2, help="epochs of the package's default schedule")
+    parser.add_argument("--out", default="benchmarks/results/speed.json", help="where the numbers go (JSON)")
     args = parser.parse_args()
     global TILE
     if args.quick:
@@ -145,6 +147,13 @@ def main() -> None:
               f"original {sum(ref_times):.1f} s, package {reached:.1f} s "
               f"-> {sum(ref_times) / reached:.2f}x less wall time")
         print(f"  package's final val MSE after {args.epochs} epochs: {hist.val_loss[-1]:.4f}")
+    machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, " \
+              f"torch {torch.__version__}"
+    Path(args.out).write_text(json.dumps({
+        "args": vars(args), "machine": machine, "epoch_seconds": {"original": ref_epoch, "package": ours64},
+        "target_val_mse": target, "original_seconds_to_target": sum(ref_times),
+        "package_seconds_to_target": reached, "package_val_mse": hist.val_loss[-1],
+        "package_seconds": sum(hist.seconds)}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -198,6 +198,25 @@ def course() -> None:
     _out("\n".join(lines))
 
 
+def speed() -> None:
+    """The data pipeline: the original's per-sample PIL transforms against the package's tensors, one process."""
+    s = load("speed.json")
+    e = s["epoch_seconds"]
+    lines = ["| | original | package | ratio |", "|---|---|---|---|",
+             f"| one 60k-image epoch, batch 64, same model, only the data pipeline differs | {e['original']:.1f} s | "
+             f"{e['package']:.1f} s | **{e['original'] / e['package']:.2f}×** |"]
+    original, package, epochs = s["original_seconds_to_target"], s["package_seconds_to_target"], s["args"]["epochs"]
+    ref_epochs, target = s["args"]["ref_epochs"], s["target_val_mse"]
+    if package is not None:
+        lines.append(f"| wall time to the validation MSE the original reaches after {ref_epochs} epochs ({target:.3f}) "
+                     f"| {original:.1f} s | {package:.1f} s | **{original / package:.1f}×** less |")
+    lines.append(f"| validation MSE after {epochs} package epochs ({s['package_seconds']:.1f} s) | "
+                 f"{target:.3f} after {ref_epochs} epochs | **{s['package_val_mse']:.3f}** | |")
+    lines.append("")
+    lines.append(f"*{s['machine']}.*")
+    _out("\n".join(lines))
+
+
 NOTEBOOK_TIME = re.compile(r"this notebook ran in (\d+) s")
 CORE_TIME = re.compile(r"the core ran in (\d+) s")
 
