@@ -1,8 +1,9 @@
 """Widget callbacks are plain methods: set values as a learner would, call them, check the result."""
 
 import pytest
+from conftest import tiny_config
 
-from mae_helpers import get_config, train_cached
+from mae_helpers import MAE, get_config, train_cached
 from mae_helpers.widgets import StrengthScrubber, UnlearningPanel, digit_toggles
 
 
@@ -55,3 +56,14 @@ def test_scrubber_swaps_pictures_and_captions():
     assert scrubber.show(1) == "one" and scrubber.image.value == b"b"
     with pytest.raises(ValueError, match="same length"):
         StrengthScrubber([0, 1], [b"a"], ["x", "y"])
+
+
+def test_the_panel_shows_any_error_and_frees_its_button(monkeypatch):
+    panel = UnlearningPanel(MAE(), tiny_config())
+
+    def broken():
+        raise RuntimeError("CUDA error: device-side assert triggered")
+
+    monkeypatch.setattr(panel, "run", broken)
+    panel.button.click()
+    assert "RuntimeError: CUDA error" in panel.status.value and not panel.button.disabled
