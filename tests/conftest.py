@@ -19,8 +19,8 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from mae_helpers import MAE, get_config, get_mnist_loaders, train_and_validate  # noqa: E402
 from mae_helpers import experiment as experiment_module  # noqa: E402
+from mae_helpers import get_config, get_mnist_loaders, train_cached  # noqa: E402
 from mae_helpers.cli import main  # noqa: E402
 from mae_helpers.experiment import FIGURES, OUTPUT_FILES, run_experiment, write_outputs  # noqa: E402
 from mae_helpers.files import write_atomic  # noqa: E402
@@ -42,13 +42,15 @@ def judge():
     return train_judge(get_config(**SMALL), device="cpu", progress=False)
 
 
+# The original MAE of test_unlearn.py and test_widgets.py: train_cached trains it once per session, for whichever
+# test asks first (the model cache of the session is shared), and the others load it.
+ORIGINAL = dict(source="offline", max_train_images=2000, epochs=6, batch_size=32)
+
+
 @pytest.fixture(scope="session")
 def trained_mae():
-    """An MAE trained for 5 s on small_loaders' 960 training images: its reconstructions are recognisable."""
-    loaders = get_mnist_loaders(source="offline", batch_size=32, max_train_images=1200, seed=0, device="cpu")
-    torch.manual_seed(0)
-    model = MAE()
-    train_and_validate(model, loaders.train, loaders.val, epochs=8, lr=3e-3, progress=False, device="cpu")
+    """An MAE trained for 300 steps on 1,600 offline images: its reconstructions are recognisable."""
+    model, _ = train_cached("main", None, get_config(fast=False, **ORIGINAL), device="cpu", progress=False)
     return model.eval()
 
 

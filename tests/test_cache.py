@@ -223,13 +223,17 @@ def test_train_cached_with_an_unwritable_cache_trains_and_returns_the_model(tmp_
 
 @needs_permissions
 @pytest.mark.parametrize("read_only", [0o555, 0o000], ids=["read-only", "no-access"], indirect=True)
-def test_a_read_only_cache_folder_warns_and_training_goes_on(read_only):
-    # a child without root's permission bypass: it sees the folder as another user would
-    code = ("from mae_helpers import get_config, train_cached\n"
-            "cfg = get_config(epochs=1, max_train_images=300, source='offline')\n"
+def test_a_read_only_cache_folder_warns_and_training_goes_on(tmp_path, read_only, mnist_on_disk):
+    # a child without root's permission bypass: it sees the folder as another user would; it reads the digits
+    # from IDX files, which takes no time (the offline subset is parsed from text, anew in every process)
+    mnist_on_disk(tmp_path / "data")
+    code = ("import sys\n"
+            "from mae_helpers import get_config, train_cached\n"
+            "cfg = get_config(epochs=1, max_train_images=300, source='disk', data_root=sys.argv[1])\n"
             "model, meta = train_cached('main', [1, 7], cfg, progress=False)\n"
             "print('trained', meta['history']['epoch'])")
-    result = run_python(code, env={"MAE_CACHE_DIR": str(read_only)}, unprivileged=True)
+    result = run_python(["-c", code, str(tmp_path / "data")], env={"MAE_CACHE_DIR": str(read_only)},
+                        unprivileged=True)
     assert result.returncode == 0 and "trained [1]" in result.stdout, result.stderr
     assert "cannot write the model cache" in result.stderr and "permission denied" in result.stderr
     assert "Traceback" not in result.stderr and list(read_only.iterdir()) == []

@@ -536,9 +536,11 @@ def test_ctrl_c_is_one_line_saying_what_was_kept(tmp_path, monkeypatch, capsys, 
     assert snapshot(out) == before and leftovers(tmp_path) == []
 
 
-def test_ctrl_c_on_a_real_run_exits_130_without_a_traceback(tmp_path):
+def test_ctrl_c_on_a_real_run_exits_130_without_a_traceback(tmp_path, mnist_on_disk):
     cache = tmp_path / "cache"
-    args = ["-m", "mae_helpers", "--out", str(tmp_path / "run"), "--fast", "--epochs", "1", "--quiet"]
+    mnist_on_disk(tmp_path / "data")  # IDX files load at once; the offline subset is parsed from text (seconds)
+    args = ["-m", "mae_helpers", "--out", str(tmp_path / "run"), "--fast", "--epochs", "1", "--quiet",
+            "--source", "disk", "--data-root", str(tmp_path / "data")]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MAE_CACHE_DIR": str(cache)}
     child = subprocess.Popen([sys.executable, *args], env=env, stderr=subprocess.PIPE, text=True,
                              preexec_fn=ctrl_c_as_in_a_terminal)
