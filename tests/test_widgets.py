@@ -1,4 +1,4 @@
-"""Widget callbacks are plain methods: set values as a learner would, call them, check the result."""
+"""widgets.py: the panel and the scrubber, driven as a learner would (their callbacks are plain methods)."""
 
 import pytest
 from conftest import ORIGINAL, tiny_config
