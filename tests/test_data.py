@@ -1,14 +1,18 @@
+"""data.py: MNIST from the offline subset, disk or a download; digit filters, splits and loaders; bad files refused."""
+
 import os
 import shutil
 import socket
 import time
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
-from conftest import run_python
+from conftest import cli, one_line_error, run_python, write_idx
 
 from mae_helpers import get_mnist_loaders
-from mae_helpers.data import DigitTensors, check_digits, load_mnist_arrays, make_loader
+from mae_helpers.data import DigitTensors, _read_idx, check_digits, load_mnist_arrays, make_loader
 
 
 def labels_of(loader):
@@ -149,8 +153,6 @@ def test_check_digits_rejects_all_ten_when_asked():
 
 
 def test_a_relative_data_root_means_the_repository_folder_from_anywhere_in_a_checkout(monkeypatch):
-    from pathlib import Path
-
     from mae_helpers.config import checkout_root, resolve_data_root
 
     root = Path(__file__).resolve().parents[1]
@@ -172,26 +174,19 @@ def test_outside_a_checkout_a_relative_data_root_is_taken_from_the_working_folde
     assert train.dataset.source == "disk"
 
 
-def test_mae_data_root_is_the_default_and_notebooks_in_notebooks_read_it(tmp_path, mnist_on_disk):
+def test_mae_data_root_is_the_default_and_notebooks_in_notebooks_read_it(tmp_path, monkeypatch, mnist_on_disk):
     """The instructor's MNIST folder, named once in MAE_DATA_ROOT, is what a notebook kernel in notebooks/ loads."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
+    from mae_helpers import config
 
-    root = Path(__file__).resolve().parents[1]
     mnist_on_disk(tmp_path / "mnist")
-    code = ("from mae_helpers import CONFIG, get_mnist_loaders; print(CONFIG.data_root); "
-            "print(get_mnist_loaders(source='disk', digits=[5]).train.dataset.source)")
-    env = {**os.environ, "MAE_DATA_ROOT": str(tmp_path / "mnist"), "PYTHONPATH": str(root)}
-    result = subprocess.run([sys.executable, "-c", code], cwd=root / "notebooks", env=env, capture_output=True,
-                            text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [str(tmp_path / "mnist"), "disk"]
+    monkeypatch.setenv("MAE_DATA_ROOT", str(tmp_path / "mnist"))
+    monkeypatch.chdir(Path(__file__).resolve().parents[1] / "notebooks")
+    assert config.CONFIG.data_root == str(tmp_path / "mnist")  # read when asked for, as a fresh kernel reads it
+    assert get_mnist_loaders(source="disk", digits=[5]).train.dataset.source == "disk"
 
 
 def test_the_offline_digits_need_no_readable_data_root(tmp_path, monkeypatch):
-    # (issue 37: with --source offline and an unreadable --data-root, the run failed)
+    # with --source offline and an unreadable --data-root, the run failed
     import errno
 
     closed, real_stat = tmp_path / "closed", os.stat
@@ -210,7 +205,7 @@ def test_the_offline_digits_need_no_readable_data_root(tmp_path, monkeypatch):
 @pytest.mark.skipif(os.geteuid() == 0 and shutil.which("setpriv") is None,
                     reason="root without setpriv reads any file")
 def test_an_unreadable_mnist_file_says_permission_denied_not_delete_it(tmp_path, mnist_on_disk):
-    # (issue 37: a mode-000 MNIST file got "delete it and load again")
+    # a mode-000 MNIST file got "delete it and load again"
     raw = mnist_on_disk(tmp_path / "data")
     (raw / "train-labels-idx1-ubyte").chmod(0)
     result = run_python(["-m", "mae_helpers", "--out", str(tmp_path / "run"), "--quiet", "--source", "disk",
@@ -220,3 +215,155 @@ def test_an_unreadable_mnist_file_says_permission_denied_not_delete_it(tmp_path,
     assert result.returncode == 1 and len(lines) == 1, result.stderr
     assert "train-labels-idx1-ubyte: permission denied" in lines[0] and "delete it" not in lines[0]
     assert "so that you can read it" in lines[0] and not (tmp_path / "run").exists()
+
+
+def test_numpy_numbers_and_0d_tensors_are_numbers_to_the_loaders():
+    train, _, _ = get_mnist_loaders(source="offline", digits=torch.tensor([1, 7]), batch_size=np.int64(32),
+                                    val_fraction=np.float32(0.2), seed=torch.tensor(1), max_train_images=np.int32(400))
+    assert set(train.dataset.targets.tolist()) == {1, 7}
+
+
+def test_loaders_share_their_tensors_and_stay_fresh():
+    first = get_mnist_loaders(source="offline", max_train_images=600, digits=[1, 7])
+    again = get_mnist_loaders(source="offline", max_train_images=600, digits=[1, 7])
+    assert first.train.dataset is again.train.dataset and first.test.dataset is again.test.dataset
+    assert first.train is not again.train  # a fresh loader shuffles from the seed again: same batches
+    assert torch.equal(next(iter(first.train))[0], next(iter(again.train))[0])
+
+
+def test_the_data_in_memory_follows_new_files_and_mae_data_source(tmp_path, monkeypatch):
+    def no_network(*args, **kwargs):
+        raise OSError("network is unreachable")
+
+    def source():
+        return get_mnist_loaders(data_root=str(tmp_path), source="auto").train.dataset.source
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setenv("MAE_DATA_SOURCE", "auto")
+    assert source() == "offline"  # no files, no network
+    arrays = [a.numpy() for a in load_mnist_arrays("data", "offline")[:4]]
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    names = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+    for name, array in zip(names, arrays):  # MNIST files appear while the kernel runs (no cache_clear)
+        write_idx(raw / name, array)
+    assert source() == "disk"
+    monkeypatch.setenv("MAE_DATA_SOURCE", "offline")
+    assert source() == "offline"
+
+
+# ----------------------------------------------------------------------------- sizes that leave nothing
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(max_train_images=0), "max_train_images must be None"),
+    (dict(max_train_images=-5), "max_train_images must be None"),
+    (dict(max_train_images=2.5), "whole number"),
+    (dict(val_fraction=0.999999), "leaves none to train on"),
+])
+def test_sizes_that_leave_no_training_images_are_refused(kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        get_mnist_loaders(source="offline", **kwargs)
+
+
+def test_a_digit_missing_from_a_tiny_split_is_refused_not_a_torch_error():
+    refused = 0
+    for digit in range(10):  # 2 images: one to train on, one to validate; most digits are in neither
+        try:
+            get_mnist_loaders(source="offline", max_train_images=2, digits=[digit])
+        except ValueError as err:
+            assert "holds no images of digits" in str(err) and "max_train_images" in str(err)
+            refused += 1
+    assert refused >= 8
+
+
+# ----------------------------------------------------------------------------- malformed files: refused naming them
+
+
+def offline_arrays():
+    return [a.numpy() for a in load_mnist_arrays("data", "offline")[:4]]
+
+
+def mismatched_counts(a):
+    return a[0], a[1][:-10], a[2], a[3]
+
+
+def images_32x32(a):
+    return np.zeros((len(a[0]), 32, 32), np.uint8), a[1], a[2], a[3]
+
+
+def labels_above_9(a):
+    return a[0], a[1], a[2], np.where(a[3] == 9, 11, a[3])
+
+
+def no_images(a):
+    return a[0][:0], a[1][:0], a[2], a[3]
+
+
+@pytest.mark.parametrize("damage, file, words", [
+    (mismatched_counts, "train-labels-idx1-ubyte", "must match"),
+    (images_32x32, "train-images-idx3-ubyte", "not 28 x 28"),
+    (labels_above_9, "t10k-labels-idx1-ubyte", "labels up to 11"),
+    (no_images, "train-images-idx3-ubyte", "no images"),
+])
+def test_malformed_idx_files_are_refused_naming_the_file(tmp_path, capsys, mnist_on_disk, damage, file, words):
+    mnist_on_disk(tmp_path, damage(offline_arrays()))
+    with pytest.raises(ValueError, match=words) as err:
+        get_mnist_loaders(data_root=str(tmp_path), source="disk")
+    assert str(tmp_path / "MNIST" / "raw" / file) in str(err.value)
+    load_mnist_arrays.cache_clear()
+    capsys.readouterr()
+    one_line_error(capsys, cli("--out", tmp_path / "run", "--source", "disk", "--data-root", tmp_path), file, words)
+
+
+def test_an_idx_file_longer_or_shorter_than_its_header_says_is_refused(tmp_path, mnist_on_disk):
+    raw = mnist_on_disk(tmp_path)
+    (raw / "t10k-images-idx3-ubyte").write_bytes((raw / "t10k-images-idx3-ubyte").read_bytes()[:-100])
+    with pytest.raises(ValueError, match="t10k-images-idx3-ubyte.*header promises"):
+        get_mnist_loaders(data_root=str(tmp_path), source="disk")
+
+
+def test_a_corrupt_gz_mnist_file_is_one_line_naming_it(tmp_path, capsys, mnist_on_disk):
+    raw = mnist_on_disk(tmp_path, gz=("train-images-idx3-ubyte",))
+    path = raw / "train-images-idx3-ubyte.gz"
+    data = bytearray(path.read_bytes())
+    start = data.index(0, 10) + 1 if data[3] & 0x08 else 10  # the deflate data, after the header and file name
+    data[start] = 0x07  # a block of type 3, which deflate does not have: zlib.error, not an OSError
+    path.write_bytes(bytes(data))
+    load_mnist_arrays.cache_clear()
+    with pytest.raises(ValueError, match="train-images-idx3-ubyte.gz is not a readable MNIST IDX file"):
+        get_mnist_loaders(data_root=str(tmp_path), source="disk")
+    load_mnist_arrays.cache_clear()
+    capsys.readouterr()
+    one_line_error(capsys, cli("--out", tmp_path / "run", "--source", "disk", "--data-root", tmp_path),
+                   str(path), "not a readable")
+
+
+def gzip_file(path, header: bytes, zeros: int):
+    """A gzip file holding `header` and then `zeros` zero bytes, written in chunks (a bomb costs no memory here)."""
+    import gzip
+
+    with gzip.open(path, "wb", compresslevel=1) as f:
+        f.write(header)
+        chunk = bytes(1 << 20)
+        for _ in range(zeros >> 20):
+            f.write(chunk)
+        f.write(bytes(zeros % (1 << 20)))
+
+
+@pytest.mark.parametrize("shape, zeros", [((10, 28, 28), 256 << 20), ((400_000, 28, 28), 400_000 * 784)],
+                         ids=["more-data-than-promised", "promises-more-than-mnist-holds"])
+def test_a_gzip_bomb_is_refused_before_it_is_read_whole(tmp_path, shape, zeros):
+    import tracemalloc
+
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    gzip_file(path, (0x0803).to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in shape), zeros)
+    assert path.stat().st_size < 2 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="header promises"):
+            _read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20  # was all of it: 256 or 314 MB

@@ -1,3 +1,5 @@
+"""evaluate.py: the referees (per-digit MSE, the judge and its cache, the probe, measure_model), real and blank."""
+
 import pytest
 import torch
 from conftest import SMALL
@@ -9,6 +11,7 @@ from mae_helpers.common import classifier_accuracy
 from mae_helpers.evaluate import (
     METRIC_KEYS,
     Judge,
+    fit_judge,
     judge_scores,
     measure_model,
     per_digit_mse,
@@ -65,6 +68,13 @@ def test_judge_is_accurate_and_loaded_from_cache_the_second_time(judge, small_lo
         judge.test_accuracy
     with pytest.raises(AssertionError, match="trained again"):  # other data or training length: another judge
         train_judge(get_config(**{**SMALL, "epochs": 1}), device="cpu", progress=False)
+
+
+def test_the_judge_trains_at_exactly_five_steps(small_loaders):
+    x, y = small_loaders.train.dataset.images[:80], small_loaders.train.dataset.targets[:80]
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=16)
+    assert len(loader) == 5  # torch's OneCycleLR divides by zero here
+    assert not fit_judge(Judge(), loader, epochs=1, device="cpu", progress=False).training
 
 
 def test_judge_on_real_images_recognises_both_groups(judge, small_loaders):

@@ -51,7 +51,7 @@ def commit_renames(tmp_path) -> int:
 
 
 def test_a_ctrl_c_at_any_rename_of_a_commit_waits_until_the_new_run_is_whole(tmp_path, monkeypatch):
-    # (issue 37: SIGINT at the 11th rename left 3 files of the new run and 6 of the old, "X is as it was")
+    # SIGINT at the 11th rename once left 3 files of the new run and 6 of the old, "X is as it was"
     renames = commit_renames(tmp_path)
     assert renames >= len(RUN) + 2
     for n in range(1, renames + 1):
@@ -117,7 +117,7 @@ def test_a_commit_that_cannot_be_undone_says_where_each_run_is(tmp_path, monkeyp
 
 
 def test_a_refused_out_leaves_none_of_the_folders_it_made(tmp_path):
-    # (issue 37: `--out new/sub/<300 characters>/y` was refused but left new/sub behind)
+    # `--out new/sub/<300 characters>/y` was refused but left new/sub behind
     with pytest.raises(OSError, match="too long"):
         RunFolder(tmp_path / "new" / "sub" / ("x" * 300) / "y").__enter__()
     assert list(tmp_path.iterdir()) == []
@@ -152,7 +152,7 @@ def refused(out, *words):
 
 @pytest.mark.parametrize("name", ["big.bin", "original.pt"], ids=["foreign", "named-in-the-manifest"])
 def test_a_huge_file_in_out_costs_no_memory_to_refuse(tmp_path, name):
-    # (issue 37: a 3 GB sparse file inside --out made a run use 3.7 GB of memory just to refuse)
+    # a 3 GB sparse file inside --out made a run use 3.7 GB of memory just to refuse
     out = tmp_path / "run"
     committed(out, "old")
     sparse(out / name, 64 << 20)  # named in the manifest, it is hashed, but in pieces
@@ -160,7 +160,7 @@ def test_a_huge_file_in_out_costs_no_memory_to_refuse(tmp_path, name):
 
 
 def test_a_huge_manifest_costs_no_memory_to_refuse(tmp_path):
-    # (issue 37: a 2 GB sparse manifest.json took 4.7 GB)
+    # a 2 GB sparse manifest.json once took 4.7 GB
     out = tmp_path / "run"
     committed(out, "old")
     sparse(out / "manifest.json", 64 << 20)
@@ -179,7 +179,7 @@ except ValueError as err:
 
 
 def test_a_fifo_named_like_the_manifest_is_refused_not_waited_on(tmp_path):
-    # (issue 37: a FIFO named manifest.json hung the run)
+    # a FIFO named manifest.json once hung the run
     (tmp_path / "run").mkdir()
     result = run_python(["-c", FIFO_MANIFEST, str(tmp_path / "run")], timeout=30)
     assert result.returncode == 0 and "refused:" in result.stdout and "manifest.json" in result.stdout, result.stderr

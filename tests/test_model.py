@@ -1,11 +1,17 @@
+"""model.py: the MAE's shapes and widths, and its checkpoints: saved atomically, loaded only when whole and sound."""
+
+import errno
+import os
 import pickle
 import zipfile
 
 import pytest
 import torch
+from conftest import full_disk, leftovers, resave, run_python
 
 from mae_helpers import MAE, count_parameters, load_model, save_model
 from mae_helpers import model as model_module
+from mae_helpers.evaluate import Judge
 
 
 def test_every_intermediate_and_q_output_has_the_documented_shape(batch):
@@ -90,6 +96,29 @@ def test_interrupted_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch, b
     assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]  # no temp file left behind
 
 
+def test_save_model_on_a_full_disk_raises_the_real_error_and_keeps_the_old_file(tmp_path, monkeypatch, batch):
+    path = tmp_path / "m.pt"
+    first = MAE().eval()
+    save_model(first, path)
+    full_disk(monkeypatch)
+    with pytest.raises(OSError) as err:  # torch's own writer said "enforce fail ... unexpected pos"
+        save_model(MAE(), path)
+    assert err.value.errno == errno.ENOSPC
+    monkeypatch.undo()
+    assert torch.equal(load_model(path)(batch), first(batch)) and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664)])
+def test_saved_files_honour_the_umask(tmp_path, umask, mode):
+    previous = os.umask(umask)
+    try:
+        path = save_model(MAE(), tmp_path / "cache" / "main-0.pt")
+    finally:
+        os.umask(previous)
+    assert path.stat().st_mode & 0o777 == mode  # was 0600: other users of a shared cache read "truncated or corrupt"
+    assert (tmp_path / "cache").stat().st_mode & 0o777 == 0o777 & ~umask
+
+
 def test_metadata_must_be_json_like(tmp_path):
     with pytest.raises(TypeError, match="JSON"):
         save_model(MAE(), tmp_path / "m.pt", network=MAE())
@@ -113,7 +142,7 @@ def recompressed(path, target):
 
 
 def test_a_checkpoint_with_compressed_records_is_refused_before_torch_reads_it(tmp_path, monkeypatch):
-    # (issue 37: a 4.2 MB cache file holding a deflated weight record made torch allocate 4.6 GB)
+    # a 4.2 MB cache file holding a deflated weight record made torch allocate 4.6 GB
     path = recompressed(save_model(MAE(), tmp_path / "m.pt"), tmp_path / "packed.pt")
     monkeypatch.setattr(model_module.torch, "load", lambda *a, **k: pytest.fail("torch read a compressed record"))
     with pytest.raises(ValueError, match="packed.pt.*compressed"):
@@ -134,7 +163,7 @@ def test_a_checkpoint_whose_records_claim_more_than_the_file_holds_is_refused_un
 @pytest.mark.parametrize("content", [pickle.dumps({"weights": object}), b"a note, not weights\n"],
                          ids=["pickle", "text"])
 def test_a_pickle_or_text_file_is_one_line_naming_it(tmp_path, content):
-    # (issue 37: torch's seven lines of advice to load it with weights_only=False)
+    # was torch's seven lines of advice to load it with weights_only=False
     path = tmp_path / "note.pt"
     path.write_bytes(content)
     with pytest.raises(ValueError) as err:
@@ -145,10 +174,71 @@ def test_a_pickle_or_text_file_is_one_line_naming_it(tmp_path, content):
 
 @pytest.mark.parametrize("device", ["junk", 123, "meta", "cuda", "cuda:7"])
 def test_load_model_refuses_a_device_that_is_not_there_or_holds_no_weights(tmp_path, device):
-    # (issue 37: a raw RuntimeError; "meta" returned a model with no weights)
+    # was a raw RuntimeError; "meta" returned a model with no weights
     if str(device).startswith("cuda") and torch.cuda.device_count() > int(str(device).partition(":")[2] or 0):
         pytest.skip("that GPU is here")
     path = save_model(MAE(), tmp_path / "m.pt")
     with pytest.raises(ValueError, match="device"):
         load_model(path, device=device)
     assert next(load_model(path, device=None).parameters()).device.type == "cpu"
+
+
+# ----------------------------------------------------------------------------- checkpoints that are not what they claim
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda p: p.pop("config"), "no architecture record"),
+    (lambda p: p["config"].update(colour="blue"), "colour"),
+    (lambda p: p["config"].update(channels="abc"), "does not build an MAE"),
+    (lambda p: p.pop("state_dict"), "has no weights"),
+    (lambda p: p.update(state_dict={"encoder.0.weight": "not a tensor"}), "has no weights"),
+], ids=["no-config", "unknown-key", "bad-value", "no-weights", "not-tensors"])
+def test_malformed_checkpoints_are_a_value_error_naming_the_file(tmp_path, change, words):
+    path = save_model(MAE(), tmp_path / "m.pt")
+    resave(path, change)
+    with pytest.raises(ValueError, match=words) as err:
+        load_model(path)
+    assert str(path) in str(err.value)
+
+
+def test_loading_a_judge_as_an_mae_says_so(tmp_path):
+    path = save_model(Judge(), tmp_path / "judge-1.pt", key={"name": "judge"}, test_accuracy=0.9)
+    with pytest.raises(ValueError, match="judge-1.pt is not an MAE checkpoint.*'judge' network"):
+        load_model(path)
+
+
+def test_non_finite_weights_are_neither_saved_nor_loaded(tmp_path):
+    model = MAE()
+    with torch.no_grad():
+        model.dense[0].weight[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        save_model(model, tmp_path / "nan.pt")
+    assert not (tmp_path / "nan.pt").exists()
+    path = save_model(MAE(), tmp_path / "old.pt")
+    resave(path, lambda p: (p.pop("sha256"), p["state_dict"]["dense.0.weight"].fill_(float("inf"))))
+    with pytest.raises(ValueError, match="old.pt is damaged.*NaN or infinity"):  # a file from before the hash
+        load_model(path)
+
+
+CRAFTED_CHECKPOINT = """
+import resource, sys, torch
+from mae_helpers import load_model
+torch.save({"format": "mae_helpers.checkpoint/1", "state_dict": {"dense.0.weight": torch.zeros(2)},
+            "config": {"channels": [1, 2000, 2000], "hidden": 56, "code_dim": 10, "num_classes": 10,
+                       "decoder_norm": True}, "metadata": {}}, sys.argv[1])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    load_model(sys.argv[1])
+except ValueError as err:
+    print("refused:", err)
+print("grew", (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024, "MB")
+"""
+
+
+def test_a_crafted_checkpoint_is_refused_before_the_network_is_built(tmp_path):
+    # a fresh process: its peak memory is what loading this file alone cost
+    result = run_python(["-c", CRAFTED_CHECKPOINT, str(tmp_path / "crafted.pt")])
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "crafted.pt").stat().st_size < 4096
+    assert "refused:" in result.stdout and "do not fit its architecture" in result.stdout
+    assert int(result.stdout.split("grew")[1].split()[0]) < 100  # was 400 MB of weights for that architecture

@@ -1,18 +1,17 @@
-"""Widget callbacks are plain methods: set values as a learner would, call them, check the result."""
+"""widgets.py: the panel and the scrubber, driven as a learner would (their callbacks are plain methods)."""
 
 import pytest
+from conftest import ORIGINAL, tiny_config
 
-from mae_helpers import get_config, train_cached
+from mae_helpers import MAE, get_config
 from mae_helpers.widgets import StrengthScrubber, UnlearningPanel, digit_toggles
 
 
 @pytest.fixture(scope="module")
-def panel():
-    # The same original model as tests/test_unlearn.py (cached once): a blurry one has no evidence to remove.
-    cfg = get_config(source="offline", max_train_images=2000, epochs=6, batch_size=32, unlearn_max_steps=30,
-                     retain_batch=64, q_fit_steps=20, witness_images=256)
-    original, _ = train_cached("main", None, cfg, progress=False)
-    return UnlearningPanel(original, cfg)
+def panel(trained_mae):
+    # The original of tests/test_unlearn.py (cached once): a blurry one has no evidence to remove.
+    cfg = get_config(**ORIGINAL, unlearn_max_steps=30, retain_batch=64, q_fit_steps=20, witness_images=256)
+    return UnlearningPanel(trained_mae, cfg)
 
 
 def test_toggles_start_with_the_configured_digits_pressed():
@@ -41,7 +40,7 @@ def test_button_click_draws_into_the_output_and_reports_bad_selections(panel):
     panel.button.click()
     assert "empty" in panel.status.value and not panel.button.disabled
     panel.toggles[2].value = True
-    panel.strength.value = 1.0
+    panel.strength.value = 0.0  # the click's whole path, without the loop's seconds (test_panel_run_... has those)
     panel.button.click()
     assert panel.status.value == "" and panel.results[-1].forget_digits == (2,)
     assert len(panel.output.outputs) == 2  # the figure and the numbers
@@ -55,3 +54,14 @@ def test_scrubber_swaps_pictures_and_captions():
     assert scrubber.show(1) == "one" and scrubber.image.value == b"b"
     with pytest.raises(ValueError, match="same length"):
         StrengthScrubber([0, 1], [b"a"], ["x", "y"])
+
+
+def test_the_panel_shows_any_error_and_frees_its_button(monkeypatch):
+    panel = UnlearningPanel(MAE(), tiny_config())
+
+    def broken():
+        raise RuntimeError("CUDA error: device-side assert triggered")
+
+    monkeypatch.setattr(panel, "run", broken)
+    panel.button.click()
+    assert "RuntimeError: CUDA error" in panel.status.value and not panel.button.disabled
