@@ -100,7 +100,7 @@ def test_students_install_without_running_the_tests_and_windows_has_a_path():
     assert "`make install`" in guide and "runs no tests" in guide
     assert "py -m venv .venv" in guide and '.venv/Scripts/python -m pip install -e ".[dev]"' in guide.replace("\\", "/")
     install = re.search(r"^install:(.*)$", (ROOT / "Makefile").read_text(), re.M).group(1)
-    assert "installed-dev" in install  # JupyterLab comes with the dev extra
+    assert "installed-lab" in install  # JupyterLab comes with the lab extra (no test tools)
 
 
 def notebook_workshop_minutes(name: str) -> int:
