@@ -82,6 +82,14 @@ def loss_blank(s, x_forget, x_retain, cfg):
 EXTRA_METHODS = {"blank": loss_blank}  # not in the package's LOSSES: the learner writes it in notebook 04
 
 
+def margin(text: str) -> float:
+    """argparse type: a number >= 0."""
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a margin >= 0 (1.5 = one and a half times the false alarms)")
+    return value
+
+
 def fraction(text: str) -> float:
     """argparse type: a number between 0 and 1."""
     value = float(text)
@@ -313,9 +321,9 @@ def main() -> None:
                              "(default: evidence finetune neggrad repel blank original)")
     parser.add_argument("--strengths", type=float, nargs="+", default=[0, 0.5, 1, 2, 4],
                         help="strength's values (default: 0 0.5 1 2 4)")
-    parser.add_argument("--forget-target", type=fraction, default=None, metavar="FRACTION",
-                        help="the witness's stopping target instead of the package's cfg.forget_target "
-                             "(default: the package's, 0.03); results go to {--out}/target-FRACTION")
+    parser.add_argument("--evidence-margin", type=margin, default=None, metavar="MARGIN",
+                        help="the stop's margin over the witness's false alarms instead of the package's "
+                             "cfg.evidence_margin; results go to {--out}/margin-MARGIN")
     parser.add_argument("--retain-tolerance", type=fraction, default=None, metavar="FRACTION",
                         help="the guard's room instead of the package's cfg.retain_tolerance (default: the "
                              "package's, 0.1 = 10%%); results go to {--out}/tolerance-FRACTION")
@@ -332,7 +340,7 @@ def main() -> None:
     settings = scale_settings(args.scale, Path(args.data))
     method = f" ({args.method})" if args.command == "sweep" and args.method != "evidence" else ""
     out_dir = Path(args.out)
-    for field, folder in (("forget_target", "target"), ("retain_tolerance", "tolerance")):
+    for field, folder in (("evidence_margin", "margin"), ("retain_tolerance", "tolerance")):
         value = getattr(args, field)
         if value is not None:  # a config override like the scale's; never over the defaults' results
             settings[field] = value

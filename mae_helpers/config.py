@@ -104,7 +104,7 @@ RANGES = {
     "max_train_images": (lambda v: v >= 2, "None (all) or a whole number >= 2 (some to train on, "
                                            "some to validate on)"),
     "strength": (lambda v: v >= 0, ">= 0 (0 = no unlearning)"),
-    "forget_target": (lambda v: 0 <= v <= 1, "a fraction between 0 and 1"),
+    "evidence_margin": (lambda v: v >= 0, ">= 0 (1.5 = one and a half times the witness's false alarms)"),
     "retain_tolerance": (lambda v: v >= 0, ">= 0 (0.1 = 10%)"),
     **dict.fromkeys(("hidden", "code_dim", "batch_size", "epochs", "unlearn_max_steps", "check_every",
                      "forget_batch", "retain_batch", "q_fit_steps", "witness_images", "witness_steps", "ramp_steps"),
@@ -155,10 +155,13 @@ class Config:
 
     # --- unlearning (unlearn.py explains the loop; numbers from benchmarks/unlearning.py) ---
     forget_digits: tuple[int, ...] = FORGET_DIGITS_ORIGINAL
-    # The one dial: how little evidence may remain. The push stops once the witness names at most
-    # forget_target / strength of the held-out forget digits as a forget digit (0 = no unlearning).
+    # The one dial: how little evidence may remain, and how much the retained digits may pay for it.
     strength: float = 1.0
-    forget_target: float = 0.03
+    # When the evidence is gone: the witness sees a forget digit in the held-out forget digits' drawings at most
+    # evidence_margin / strength times as much as in the retained digits' drawings by the original (its false
+    # alarms). Relative, because those false alarms set the floor: 0.4-1.5% of a single digit's belief at 8k, 5-6%
+    # for 0 3 6 9, 7% offline, where a fixed 3% was never met. 0 = never stop early. (benchmarks/results)
+    evidence_margin: float = 1.5
     # A budget in steps, not epochs: an epoch over the forget digits of full MNIST is twelve
     # times one of the offline subset, and pushing that long wrecks every digit.
     unlearn_max_steps: int = 300

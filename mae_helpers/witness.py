@@ -157,6 +157,9 @@ def channels_last(net: nn.Module) -> nn.Module:
 class Witness:
     """The loop's eyes on held-out digits: how many forget digits it still names, and what the retained ones cost.
 
+    `false_alarms` is the witness's belief in a forget digit in the original's drawings of the held-out
+    retained digits: the level below which evidence cannot be told from none (the stop is relative to it).
+
     Validation images that are exact copies of training images are dropped first, and so are
     repeats of a held-out image (`dropped` counts both): a model redraws what it memorised too
     well to tell anything, and a repeat only costs a second look. At most
@@ -182,23 +185,29 @@ class Witness:
                 f"training digits ({self.dropped} copies dropped); the loop needs at least {MIN_HELD_OUT} of each "
                 "to watch. Split the data so that copies of one image stay on one side (benchmarks/layouts.py "
                 "shows how), or raise cfg.val_fraction")
-        self.base_retain = self._mse(original, self.x_r)
+        drawn_r = self._draw(original, self.x_r)
+        self.base_retain = F.mse_loss(drawn_r, self.x_r).item()
+        # The witness's false alarms: its belief in a forget digit where there is none, in the original's drawings of
+        # the held-out retained digits. Evidence at or near this level is indistinguishable from no evidence.
+        self.false_alarms = self._belief(drawn_r)
 
     @staticmethod
-    def _mse(model: nn.Module, images: torch.Tensor) -> float:
-        """Reconstruction MSE of `images` (in chunks; the model is not changed)."""
+    def _draw(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+        """`model`'s drawings of `images`, in chunks (the model is not changed)."""
         with inference(model):
-            return sum(F.mse_loss(model(x).float(), x, reduction="sum").item() for x in images.split(CHUNK)) \
-                / images.numel()
+            return torch.cat([model(x).float() for x in images.split(CHUNK)])
+
+    def _belief(self, drawings: torch.Tensor) -> float:
+        """The witness's mean belief that `drawings` show some forget digit."""
+        with inference(self.net):
+            belief = torch.cat([self.net(x.clamp(-1, 1)).float().softmax(1) for x in drawings.split(CHUNK)])
+        return belief[:, self.forget].sum(1).mean().item()
 
     def look(self, model: nn.Module) -> Look:
         """One check: each held-out digit redrawn once by `model`, read by the witness, compared with the original."""
-        with inference(model):
-            out_f = torch.cat([model(x).float() for x in self.x_f.split(CHUNK)])
-            out_r = torch.cat([model(x).float() for x in self.x_r.split(CHUNK)])
-            belief = torch.cat([self.net(x.clamp(-1, 1)).float().softmax(1) for x in out_f.split(CHUNK)])
-        evidence = belief[:, self.forget].sum(1).mean().item()
-        return Look(evidence, F.mse_loss(out_r, self.x_r).item() / self.base_retain, F.mse_loss(out_f, self.x_f).item())
+        out_f, out_r = self._draw(model, self.x_f), self._draw(model, self.x_r)
+        return Look(self._belief(out_f), F.mse_loss(out_r, self.x_r).item() / self.base_retain,
+                    F.mse_loss(out_f, self.x_f).item())
 
     def evidence(self, model: nn.Module) -> float:
         """The witness's mean belief that a held-out forget digit's reconstruction shows some forget digit."""

@@ -18,13 +18,14 @@ def test_an_unknown_method_is_refused_at_once_and_the_known_ones_named(flag, tmp
     assert "Traceback" not in run.stderr
 
 
-@pytest.mark.parametrize("flag", ["--forget-target", "--retain-tolerance"])
-@pytest.mark.parametrize("value", ["1.5", "-0.1"])
-def test_a_target_or_tolerance_outside_0_to_1_is_refused_at_once(flag, value, tmp_path):
+@pytest.mark.parametrize("flag, value, words", [("--retain-tolerance", "1.5", "not a fraction between 0 and 1"),
+                                                ("--retain-tolerance", "-0.1", "not a fraction between 0 and 1"),
+                                                ("--evidence-margin", "-0.1", "not a margin >= 0")])
+def test_a_margin_or_tolerance_out_of_range_is_refused_at_once(flag, value, words, tmp_path):
     run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "unlearning.py"), "sweep", flag,
                           value, "--data", str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert run.returncode == 2
-    assert "not a fraction between 0 and 1" in run.stderr and "Traceback" not in run.stderr
+    assert words in run.stderr and "Traceback" not in run.stderr
 
 
 def test_the_distinct_digits_check_imports_and_explains_itself():

@@ -15,7 +15,7 @@ from mae_helpers.config import check_digits, env_flag, resolve_device, split_dig
 @pytest.mark.parametrize("field, value", [
     ("strength", -0.5), ("retain_tolerance", -0.1), ("epochs", 0), ("unlearn_max_steps", 0), ("check_every", 0),
     ("retain_batch", 0), ("forget_batch", 0), ("q_fit_steps", 0), ("witness_images", 0), ("lr", 0.0),
-    ("val_fraction", 1.0), ("forget_target", 1.5), ("channels", (8, 0, 32)), ("source", "usb"),
+    ("val_fraction", 1.0), ("evidence_margin", -0.5), ("aux_steps", -1), ("channels", (8, 0, 32)), ("source", "usb"),
     ("forget_digits", tuple(range(10))),
     # not a finite number, or not a number at all
     ("strength", float("nan")), ("lr", float("inf")), ("epochs", 2.5), ("seed", "0"), ("strength", True),

@@ -90,7 +90,7 @@ def test_the_loop_forgets_and_keeps_the_rest(setup):
 
 def test_the_returned_weights_are_those_of_the_kept_check(setup):
     cfg, original, aux, _, witness_net = setup
-    never = cfg.replace(forget_target=0.0, unlearn_max_steps=60)  # the budget decides, so every check is a candidate
+    never = cfg.replace(evidence_margin=0.0, unlearn_max_steps=60)  # the budget decides, so every check is a candidate
     model, history = unlearn(original, aux, never, progress=False, witness_net=witness_net)
     assert history.stop_reason == StopReason.BUDGET and history.kept_step in history.step
     at_kept = history.step.index(history.kept_step)
@@ -168,7 +168,7 @@ def test_the_readers_are_fitted_once_per_original_whatever_the_digits(setup, mon
 
 def test_the_push_ramps_up_from_gentle(setup):
     cfg, original, aux, _, witness_net = setup
-    _, history = unlearn(original, aux, cfg.replace(forget_target=0.0, unlearn_max_steps=40, ramp_steps=20),
+    _, history = unlearn(original, aux, cfg.replace(evidence_margin=0.0, unlearn_max_steps=40, ramp_steps=20),
                          progress=False, witness_net=witness_net)
     # the learning rate in force at steps 10, 20, 30: half-way up the ramp, then all of it
     assert history.lr[1:4] == pytest.approx([cfg.unlearn_lr * 10 / 20, cfg.unlearn_lr, cfg.unlearn_lr])
@@ -179,7 +179,7 @@ def test_the_push_ramps_up_from_gentle(setup):
 def test_a_check_outside_the_guard_reverts_to_the_last_weights_inside(setup):
     cfg, original, aux, _, witness_net = setup
     reckless = cfg.replace(unlearn_lr=2e-2, ramp_steps=20, forget_weight=0.5, retain_tolerance=0.02,
-                           forget_target=0.0, unlearn_max_steps=60)
+                           evidence_margin=0.0, unlearn_max_steps=60)
     model, history = unlearn(original, aux, reckless, progress=False, witness_net=witness_net)
     assert history.reverts, "this run must leave the guard for the test to mean anything"
     first = history.reverts[0]
@@ -193,11 +193,13 @@ def test_a_check_outside_the_guard_reverts_to_the_last_weights_inside(setup):
 
 def test_the_stop_rule_needs_two_checks_in_a_row_and_keeps_the_least_evidence(setup):
     cfg, original, aux, _, witness_net = setup
-    lenient = cfg.replace(forget_target=0.4, unlearn_max_steps=200)
+    false_alarms = held_out(cfg, original, witness_net).false_alarms  # what the loop's target is relative to
+    lenient = cfg.replace(evidence_margin=0.4 / false_alarms, unlearn_max_steps=200)  # a target of 40%
     model, history = unlearn(original, aux, lenient, progress=False, witness_net=witness_net)
     assert history.stop_reason == StopReason.EVIDENCE_GONE and history.steps < lenient.unlearn_max_steps
     assert history.steps == history.step[-1] and not history.reverts
-    met = [e <= 0.4 for e in history.evidence]
+    assert history.false_alarms == pytest.approx(false_alarms) and history.target == pytest.approx(0.4)
+    met = [e <= history.target for e in history.evidence]
     assert met[-CONFIRMATIONS:] == [True] * CONFIRMATIONS, "it stops once the target is met in checks in a row"
     assert not any(all(met[i:i + CONFIRMATIONS]) for i in range(len(met) - CONFIRMATIONS)), "and not before"
     assert history.kept_step == history.step[history.evidence.index(min(history.evidence))]
@@ -216,7 +218,7 @@ def test_nothing_to_do_says_how_much_evidence_there_is(setup):
 
 def test_every_setting_comes_from_cfg_and_the_global_random_stream_is_left_alone(setup):
     cfg, original, aux, _, witness_net = setup
-    never = cfg.replace(forget_target=0.0)
+    never = cfg.replace(evidence_margin=0.0)
 
     def run(**changes):
         return unlearn(original, aux, never.replace(**changes), progress=False, witness_net=witness_net)
@@ -344,7 +346,7 @@ def test_non_finite_loss_stops_and_keeps_good_weights(setup, capsys):
         loss = LOSSES["evidence"](s, x_f, x_r, c)
         return loss * float("nan") if len(calls) > 25 else loss
 
-    model, history = unlearn(original, aux, cfg.replace(forget_target=0.0), method=poisoned, progress=False,
+    model, history = unlearn(original, aux, cfg.replace(evidence_margin=0.0), method=poisoned, progress=False,
                              witness_net=witness_net)
     assert history.stop_reason == StopReason.NON_FINITE and "non-finite loss at step 26" in history.stopped
     assert "non-finite" in capsys.readouterr().err
