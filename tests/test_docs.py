@@ -147,3 +147,21 @@ def test_relative_links_point_at_files_that_exist(path):
     local = [t.split("#")[0] for t in targets if not re.match(r"[a-z]+:|#", t)]
     assert local or path != README, "the README links to no file of the repository"
     assert not [t for t in local if not (path.parent / t).exists()], f"dead links in {path.name}"
+
+
+def test_guide_types_no_run_times_and_starts_jupyterlab_offline_without_make():
+    """Measured times live in the README's course table (generated from the notebooks' printed times), not in the
+    guide's prose; an offline laptop starts JupyterLab from the venv, since `make lab` may reinstall first."""
+    guide = GUIDE.read_text()
+    assert not re.search(r"\b\d+(?:\.\d+)? (?:s|seconds)\b", guide), "no run time typed in the guide: see the README"
+    preparation = guide[:guide.index("## The session plan")]
+    assert ".venv/bin/jupyter lab notebooks" in preparation and "Offline, not `make lab`" in preparation
+    assert "WARM_START" in preparation and "`make workshop`" in preparation
+
+
+def test_plan_teaches_the_cores_and_leaves_the_bonus_as_homework():
+    guide = GUIDE.read_text()
+    plan = guide[guide.index("## The session plan"):guide.index("## Answers")]
+    for name in ("03", "04"):
+        row = next(line for line in plan.splitlines() if line.startswith("| ") and f"**{name} " in line)
+        assert "the core" in row and "homework: the Bonus sections" in row, row

@@ -404,12 +404,13 @@ def test_lesson_has_objectives_prerequisites_summary_and_further_reading(name):
                 for key in ("Objectives", "Prerequisites", "Exercise", "Summary", "Further reading")}
     missing = [key for key, n in position.items() if n is None]
     assert not missing, f"{name}: no heading containing {missing}; headings: {titles}"
-    last_exercise = max(n for n, t in enumerate(titles) if "Exercise" in t)
-    assert position["Objectives"] < position["Exercise"] and last_exercise < position["Summary"], titles
+    assert position["Objectives"] < position["Exercise"] < position["Summary"], titles
     assert position["Further reading"] == len(titles) - 1, "Further reading is the last section"
     by_title = dict(sections(read_ipynb(name)))
     time = markdown_of(by_title[titles[position["Prerequisites"]]])
-    assert "2-core CPU" in time and "GPU" in time, "say the run time on a 2-core CPU and on a GPU"
+    # The estimates are ours (reading, exercises); run times are printed by the notebook, never typed in prose.
+    assert "our estimate" in time and "minutes" in time, "give the reading and exercise time as our estimate"
+    assert not re.search(r"\b\d+(?:\.\d+)? (?:s|seconds|min)\b", time), "no run time in prose: the last cells print it"
     further = markdown_of(by_title["Further reading"]).replace("\n#", " ").replace("\n", " ")
     assert not [ref for ref, pattern in REFERENCES.items() if not re.search(pattern, further)]
 
@@ -426,7 +427,10 @@ def test_further_reading_says_what_the_original_project_did(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_lesson_has_at_least_three_exercises_of_both_kinds(name):
-    exercises = [(title, cells) for title, cells in sections(read_ipynb(name)) if "Exercise" in title]
+    """At least three exercises in the whole notebook, coding ones and Think! questions both. As in Neuromatch's
+    tutorials the Summary closes the core: an exercise after it belongs to a Bonus section."""
+    nb = read_ipynb(name)
+    exercises = [(title, cells) for title, cells in sections(nb) if "Exercise" in title]
     assert len(exercises) >= 3, f"{name}: {len(exercises)} exercise headings"
     coding = [(t, cells) for t, cells in exercises if any(SOLUTION in c.metadata.get("tags", []) for c in cells)]
     think = [(t, cells) for t, cells in exercises if "Think!" in t]
@@ -436,6 +440,12 @@ def test_lesson_has_at_least_three_exercises_of_both_kinds(name):
         assert "<details>" in text and "</details>" in text, f"{title}: put the answer in a <details> block"
     for title, cells in coding:
         assert "How to tell it worked" in markdown_of(cells), f"{title}: say what the learner should see"
+    marks = headings(nb)
+    summary = next(index for index, title in marks if "Summary" in title)
+    for index, title in marks:
+        if "Exercise" in title and index > summary:
+            part = [t for i, t in marks if i <= index and re.match(r"Bonus\b|Summary\b", t)][-1]
+            assert part.startswith("Bonus"), f"{name}: {title} comes after the Summary but not in a Bonus section"
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -466,9 +476,9 @@ def test_summary_numbers_are_printed_above(name):
     """A measured number in the Summary (one with a decimal point) is one a cell above printed."""
     nb = read_ipynb(name)
     start = next(index for index, title in headings(nb) if "Summary" in title)
-    end = next(index for index, title in headings(nb) if "Further reading" in title)
     printed = "\n".join(output_text(c) for c in nb.cells[:start] if c.cell_type == "code")
-    summary = markdown_of(nb.cells[start:end + 1]).split("Further reading")[0]
+    summary = markdown_of(next(cells for title, cells in sections(nb) if "Summary" in title))
+    summary = re.split(r"^#{1,6} (?!Summary)", summary, flags=re.M)[0]  # up to the next heading
     assert not [n for n in re.findall(r"\d+\.\d+", summary) if n not in printed]
 
 
@@ -481,8 +491,8 @@ def exercise_pairs(nb) -> list[tuple]:
 @pytest.mark.parametrize("name", NAMES)
 def test_every_coding_exercise_checks_the_answer_and_keeps_the_learners(name):
     """The exercise cell ends with `exercises.check(...)` of a check with asserts (a wrong answer fails, a missing
-    one lets Run All go on); the solution runs the same check and, via `@exercises.solution`, never replaces
-    the learner's function (it stands in only while that raises NotImplementedError)."""
+    one lets Run All go on); the solution runs the same check and, via `@exercises.solution`, keeps a right
+    answer, stands in for one not done, and is adopted when the learner's answer fails (tests/test_exercises.py)."""
     for exercise, solution in exercise_pairs(read_ipynb(name)):
         last = exercise.source.rstrip().splitlines()[-1]
         check = re.fullmatch(r'exercises\.check\("(Exercise \d+)", (check_\w+)\)', last)
@@ -621,3 +631,189 @@ def test_saved_outputs_record_the_machine_and_are_compared_only_there(tmp_path, 
     message = capsys.readouterr().err
     assert other in message and script.this_machine() in message and "make notebooks" in message
     assert "NBVAL=strict" in message
+
+
+# ----------------------------------------------------------------------------- a core path, times, numbers, imports
+
+CORE_WORDS = 2600  # markdown words of the core of notebooks 03 and 04: about 15 minutes of reading
+CORED = ("03_q_layers_and_unlearning", "04_visual_evaluation")  # the notebooks with Bonus sections
+MAX_UNPRINTED_NUMBERS = 5  # numbers typed in markdown that no output of their notebook shows, in all notebooks
+BONUS = re.compile(r"^## Bonus\b", re.M)
+CORE_TIME = "the core ran in {time.perf_counter() - notebook_start:.0f} s"
+LAST_TIME = "this notebook ran in {time.perf_counter() - notebook_start:.0f} s on {device}"
+
+
+def core_cells(nb) -> list:
+    """The core of a notebook: its cells before the first "## Bonus" heading, and never its Further reading."""
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and BONUS.search(cell.source):
+            break
+        if cell.cell_type == "markdown" and re.search(r"^## Further reading", cell.source, re.M):
+            cells.append(nbformat.v4.new_markdown_cell(cell.source.split("## Further reading")[0]))
+            break
+        cells.append(cell)
+    return cells
+
+
+def words(markdown: str) -> int:
+    """Words a reader reads: images and link targets, HTML tags and table rules left out."""
+    text = re.sub(r"!\[[^\]]*\]\([^)]*\)", " ", markdown)
+    text = re.sub(r"\]\([^)]*\)", "]", text)
+    text = re.sub(r"<[^>]+>", " ", text)
+    return len([w for w in text.split() if re.search(r"[A-Za-z0-9]", w)])
+
+
+@pytest.mark.parametrize("name", CORED)
+def test_core_reads_in_15_minutes(name):
+    """The core of 03 and 04 (everything before the first "## Bonus" heading, Further reading left out) holds at
+    most CORE_WORDS words of markdown: about 15 minutes of reading, before the exercises and the runs."""
+    nb = read_ipynb(name)
+    assert BONUS.search("\n".join(c.source for c in nb.cells if c.cell_type == "markdown")), f"{name}: no Bonus"
+    count = words(markdown_of(core_cells(nb)))
+    assert count <= CORE_WORDS, f"{name}: the core holds {count} words of markdown (at most {CORE_WORDS})"
+
+
+@pytest.mark.parametrize("name", CORED)
+def test_every_section_states_its_time_and_bonus_comes_after_the_summary(name):
+    """Each teaching section, core and Bonus, says how long it takes (ours: "*About N minutes.*") in its heading or
+    its first line; the Bonus sections follow the Summary and come before Further reading."""
+    nb = read_ipynb(name)
+    fixed = ("Objectives", "Prerequisites", "Setup", "Summary", "Further reading")
+    for title, cells in sections(nb):
+        if cells[0].source.startswith(f"# {title}") or any(title.startswith(f) for f in fixed):
+            continue
+        if title.startswith(("Exercise", "Bonus exercise")) or not re.search(rf"^## {re.escape(title)}$",
+                                                                               cells[0].source, re.M):
+            continue  # only the ## sections; an exercise is timed by its section
+        after = cells[0].source.split(title, 1)[1].strip().splitlines()
+        first = after[0] if after else ""
+        assert re.search(r"[Aa]bout \d+ minutes?", title + " " + first), f"{name}: '{title}' states no time"
+    titles = [title for _, title in headings(nb)]
+    bonus = [n for n, t in enumerate(titles) if t.startswith("Bonus")]
+    summary = next(n for n, t in enumerate(titles) if "Summary" in t)
+    assert bonus and min(bonus) > summary and max(bonus) < titles.index("Further reading"), titles
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_core_and_notebook_print_their_run_times(name):
+    """The README's course table is generated from two printed phrases: "the core ran in N s" in the last code cell
+    of the core, "this notebook ran in N s on DEVICE" in the last code cell (both from the setup cell's clock).
+    Only the code is checked here: the saved outputs show them once the notebooks are run again."""
+    nb = read_ipynb(name)
+    core = [c for c in core_cells(nb) if c.cell_type == "code"]
+    assert CORE_TIME in core[-1].source, f"{name}: the core's last code cell prints f\"{CORE_TIME}\""
+    assert LAST_TIME in code_cells(nb)[-1].source, f"{name}: the last code cell prints f\"{LAST_TIME}\""
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_setup_cell_offers_the_warm_start(name):
+    """WARM_START sets MAE_WARM_START before any network is loaded: True copies the networks this repository's
+    `make checkpoints` trained (verified by their hash) into the model cache, False trains every one here."""
+    setup = code_cells(read_ipynb(name))[0].source
+    assert re.search(r"^WARM_START = True  # False: train every network here \(.+\)$", setup, re.M), setup
+    line = 'os.environ["MAE_WARM_START"] = "1" if WARM_START else "0"'
+    assert line in setup and setup.index(line) < setup.index("import mae_helpers"), setup
+
+
+def public_imports(code: str) -> list[str]:
+    """Every name a notebook takes from mae_helpers that starts with an underscore (module or name)."""
+    import ast
+
+    private = []
+    for cell in code.split("\n# %%"):
+        try:
+            tree = ast.parse(cell)
+        except SyntaxError:  # a magic or a shell line: no imports of ours in those
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mae_helpers"):
+                names = [*node.module.split("."), *(alias.name for alias in node.names)]
+            elif isinstance(node, ast.Import):
+                names = [part for alias in node.names if alias.name.startswith("mae_helpers")
+                         for part in alias.name.split(".")]
+            else:
+                continue
+            private += [n for n in names if n.startswith("_")]
+    private += re.findall(r"\bmae_helpers(?:\.\w+)*\.(_\w+)", code)  # mae_helpers.data._load_offline()
+    return sorted(set(private))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebooks_import_only_public_names(name):
+    """A lesson uses the package's public names only: a name with a leading underscore may change at any time."""
+    nb = read_ipynb(name)
+    code = "\n# %%\n".join(c.source for c in code_cells(nb))
+    assert public_imports(code) == [], f"{name} uses private names of mae_helpers"
+
+
+def test_public_imports_finds_private_names():
+    assert public_imports("from mae_helpers.unlearn import _x, y\nimport mae_helpers._y\nmae_helpers.data._z()") \
+        == ["_x", "_y", "_z"]
+    assert public_imports("from mae_helpers.unlearn import Game\nimport mae_helpers") == []
+
+
+# What counts as a number typed in markdown. Left out first: fenced code, `code spans`, LaTeX ($...$), HTML tags,
+# link and image targets and bare URLs; numbers labelled as a place in the course or a text (Exercise 3,
+# notebooks 2 and 4, Section 2.1, Article 17, part 5); time estimates in minutes (ours, not measured); years
+# (four digits from 1900 to 2099: citations). Then a number is a decimal (96.5), a percentage (3%), a ratio
+# (1.10x, 1.10×, ×1.5) or a whole number of two or more digits (12, 3,200); not a digit name 0-9.
+STRIPPED = (r"^```.*?^```", r"`[^`\n]*`", r"\$\$.*?\$\$", r"\$[^$\n]*\$", r"<[^>\n]*>", r"\]\([^)\s]*\)",
+            r"https?://\S+")
+LABELLED = re.compile(r"\b(?:[Ee]xercises?|[Nn]otebooks?|[Ss]ections?|[Aa]rticles?|[Pp]arts?|[Cc]hapters?)"
+                      r"\s+\d+(?:\.\d+)?(?:(?:,\s*|\s+and\s+|\s+or\s+|\s*[-–]\s*)\d+(?![\d,]))*")
+NUMBER = re.compile(r"(?<![\w.,/-])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(\s?%|\s?×|x(?![A-Za-z]))?")
+
+
+def typed_numbers(markdown: str) -> list[str]:
+    """The numbers a text types (the rule above), normalised: no thousands commas, no % or × sign."""
+    text = markdown
+    for pattern in STRIPPED:
+        text = re.sub(pattern, " ", text, flags=re.M | re.S)
+    text = LABELLED.sub(" ", text)
+    text = re.sub(r"\b\d+(?:[-–]\d+)?\s+minutes?\b", " ", text)
+    found = []
+    for whole, decimal, sign in NUMBER.findall(text):
+        value = whole.replace(",", "") + decimal
+        if re.fullmatch(r"(19|20)\d\d", value) and not sign:
+            continue  # a year
+        if decimal or sign or len(value) >= 2:
+            found.append(value)
+    return found
+
+
+def printed_numbers(text: str) -> set[str]:
+    """Every number an output shows, normalised as `typed_numbers` does (digits 0-9 too)."""
+    found = re.findall(r"(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?", text)
+    return {whole.replace(",", "") + decimal for whole, decimal in found}
+
+
+def unprinted_numbers(nb) -> list[str]:
+    """The numbers typed in a notebook's markdown that none of its saved outputs shows."""
+    outputs = []
+    for cell in code_cells(nb):
+        outputs.append(output_text(cell))
+        outputs += [re.sub(r"<[^>]+>", " ", "".join(o.get("data", {}).get("text/html", "")))
+                    for o in cell.get("outputs", [])]
+    printed = printed_numbers("\n".join(outputs))
+    return [n for n in typed_numbers(markdown_of(nb.cells)) if n not in printed]
+
+
+def test_typed_numbers_follow_the_rule():
+    text = ("Exercise 12 and notebooks 2 and 4: 96.5% of 3,200 images, 1.10x and 1.07× the original, ×1.5, "
+            "12 steps, digits 0 and 9, Golatkar et al. (2020), about 15 minutes, `0.0967` in code, $10^{-8}$, "
+            "[a link](https://example.org/2.5), Section 2.1, Article 17, 4,000 digits and 3%.")
+    assert typed_numbers(text) == ["96.5", "3200", "1.10", "1.07", "1.5", "12", "4000", "3"]
+    assert printed_numbers("MSE 0.0967 on 3,200 images; (8, 1, 28, 28)") == {"0.0967", "3200", "8", "1", "28"}
+
+
+def test_numbers_in_markdown_come_from_outputs():
+    """A run-specific number belongs in a printed line next to its explanation, not in prose, where it goes stale.
+    At most MAX_UNPRINTED_NUMBERS numbers typed in the markdown of all notebooks together may appear in no saved
+    output of their notebook (the rule: `typed_numbers`), and those only as citations of the literature.
+    Needs the saved outputs of a run of the current notebooks (`make notebooks`)."""
+    offenders = {name: unprinted_numbers(read_ipynb(name)) for name in NAMES}
+    count = sum(len(numbers) for numbers in offenders.values())
+    assert count <= MAX_UNPRINTED_NUMBERS, (
+        f"{count} numbers typed in markdown appear in no output of their notebook (at most "
+        f"{MAX_UNPRINTED_NUMBERS}): " + "; ".join(f"{name}: {', '.join(n)}" for name, n in offenders.items() if n))
