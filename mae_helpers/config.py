@@ -159,9 +159,11 @@ class Config:
     strength: float = 1.0
     # When the evidence is gone: the witness sees a forget digit in the held-out forget digits' drawings at most
     # evidence_margin / strength times as much as in the retained digits' drawings by the original (its false
-    # alarms). Relative, because those false alarms set the floor: 0.4-1.5% of a single digit's belief at 8k, 5-6%
-    # for 0 3 6 9, 7% offline, where a fixed 3% was never met. 0 = never stop early. (benchmarks/results)
-    evidence_margin: float = 1.5
+    # alarms). Relative, because those false alarms set the floor: 0.4-1.5% of a single digit's belief at 8k, 4-6%
+    # for 0 3 6 9, 7% offline, where a fixed 3% was never met. 1.25 rather than 1.5: on full-budget runs of 30 sets
+    # at 8k, 1.5 stopped a median 30 steps sooner and left an independent judge 13% of the forgotten 1s and 8s of
+    # 1 8, against 10%. 0 = never stop early.
+    evidence_margin: float = 1.25
     # A budget in steps, not epochs: an epoch over the forget digits of full MNIST is twelve
     # times one of the offline subset, and pushing that long wrecks every digit.
     unlearn_max_steps: int = 300
@@ -186,8 +188,10 @@ class Config:
     distill_weight: float = 5.0
     # The auxiliary network (the drawing of each forget digit to push away from) is the original adapted to the
     # forget digits for this many Adam steps (batch_size each), not a network trained from scratch for `epochs`
-    # epochs as the research code did: it is paid for every forget set. 0: the original itself.
-    aux_steps: int = 100
+    # epochs as the research code did: it is paid for every forget set. 0: the original itself. Measured at 8k on
+    # five hard sets: 0 and 100 steps forget alike within the runs' noise, and no push at all costs more steps and
+    # retained error; 25 keeps the seed's design for a second of training.
+    aux_steps: int = 25
     q_lr: float = 1e-2  # the readers are small: they can and must keep up with the autoencoder
     q_fit_steps: int = 100  # batches to fit the readers (Q-layers, picture reader) to the original before the game
     witness_images: int = 1024  # held-out images per group the witness and the guard look at

@@ -224,7 +224,7 @@ def probe_accuracy(model: nn.Module, train_loader: DataLoader, test_loader: Data
 
 def measure_model(model: nn.Module, judge: nn.Module, train_loader: DataLoader, test_loader: DataLoader,
                   forget_digits, device=None) -> dict:
-    """The three witnesses' numbers for one model on the test split (METRIC_KEYS), as plain Python numbers."""
+    """The three referees' numbers for one model on the test split (METRIC_KEYS), as plain Python numbers."""
     forget, _ = split_digits(forget_digits)
     errors, labels = per_image_mse(model, test_loader, device)
     is_forget = torch.isin(labels, torch.tensor(forget))

@@ -1,10 +1,10 @@
 """The unlearning report: every model's numbers side by side, with two honest retrains as the yardstick.
 
-`evaluate_model` gathers one model's numbers: the three witnesses of `evaluate.py` (MSE,
+`evaluate_model` gathers one model's numbers: the three referees of `evaluate.py` (MSE,
 judge, fresh probe) and the privacy audit of `audit.py` (membership inference, relearning).
 `UnlearningReport` sets them side by side for the original, the unlearned model and two
 models retrained without the forget digits from their own seeds. How far apart those two
-land is the *retrain spread*; a metric of the unlearned model is "indistinguishable" only
+land is the *retrain spread*; a metric of the unlearned model is "within spread" only
 inside it (`inside_spread`). An untrained MAE is the reference of a model that learned
 nothing: the floor of the probe, and an MIA that shows only how the two splits differ
 (offline it is above the retrains'). An unlearned value below the retrains is
@@ -13,7 +13,9 @@ over-forgetting, and a detector sees it.
 metrics.json (`to_dict`) holds the blocks config (with forget_digits and method), original,
 unlearned, retrained, retrained_2 (MODEL_KEYS, plus RELEARN_KEYS when the relearning check
 ran), untrained (MODEL_KEYS: every metric but relearning; the table shows its probe and MIA),
-verdicts (metric -> "indistinguishable" / "above spread" / "below spread" / None) and seconds.
+verdicts (metric -> "within spread" / "above spread" / "below spread" / None) and seconds. Within the
+spread of two retrains is far weaker than indistinguishable from retraining (notebook 01's definition):
+two retrains are a small sample of where an honest retrain lands.
 `experiment.write_outputs` adds the unlearning loop's history as `unlearning`.
 """
 
@@ -40,7 +42,7 @@ def evaluate_model(model: nn.Module, judge: nn.Module, train_loader: DataLoader,
                    forget_digits, device=None, relearn: bool = False, cfg: Config | None = None) -> dict:
     """Every metric of one model (MODEL_KEYS, + RELEARN_KEYS with `relearn`), as plain (JSON-able) Python numbers.
 
-    The witnesses (evaluate.measure_model), on the test split: MSE on forget / retained
+    The referees (evaluate.measure_model), on the test split: MSE on forget / retained
     digits and per digit; judge_acc_forget (the judge names the true digit) and
     judge_any_forget (it names *any* forget digit: the suppression number without the
     loophole); judge_p_forgotten, judge_entropy_forgotten; probe_acc_forget (a fresh linear
@@ -93,11 +95,11 @@ def relearn_resolution(steps: float) -> float:
 
 
 def verdict(value, retrained, retrained_2, least: float = 0.0) -> str | None:
-    """"indistinguishable" inside the retrain spread, else "above spread" or "below spread"; None if unknown."""
+    """"within spread" inside the retrain spread, else "above spread" or "below spread"; None if unknown."""
     inside = inside_spread(value, retrained, retrained_2, least)
     if inside is None:
         return None
-    return "indistinguishable" if inside else "above spread" if value > retrained else "below spread"
+    return "within spread" if inside else "above spread" if value > retrained else "below spread"
 
 
 # One table row per metric: (key, label, format). Two notions of forgetting (README, notebooks 03 and 04):
@@ -126,7 +128,7 @@ REFERENCE_KEYS = ("probe_acc_forget", "mia_auc", "mia_accuracy")  # the untraine
 NO_VERDICT = {"relearn_seconds"}  # wall time depends on the machine, not on what the model remembers
 SECONDS_KEY = {"original": "train", "unlearned": "unlearn", "retrained": "retrain", "retrained_2": "retrain_2"}
 NOTES = (  # printed under the tables; the relearning note only where its row is
-    "indistinguishable: |unlearned - mean of the two retrains| <= |retrained - retrained 2| (the retrain spread; "
+    "within spread: |unlearned - mean of the two retrains| <= |retrained - retrained 2| (the retrain spread; "
     "for relearning steps at least one check of the relearning schedule). "
     "Below the spread on the probe, the MIA or relearning is over-forgetting: a detector sees it as well.",
     f"[1] p(true digit): the judge's mean probability of the right digit; entropy: how unsure it is "

@@ -306,7 +306,7 @@ def retrain(forget_digits, cfg: Config | None = None, device=None, progress: boo
     """The gold standard: a fresh MAE trained only on the retained digits, with the original's number of steps.
 
     `replica` 0 and 1 are two retrains from their own seeds (neither the original's): how far
-    apart two honest retrains land is the yardstick for "indistinguishable".
+    apart two honest retrains land is the yardstick ("within the retrain spread").
     """
     if isinstance(replica, bool) or not isinstance(replica, int) or not 0 <= replica < len(RETRAIN_SEEDS):
         raise ValueError(f"replica must be 0 or 1 (the two retrains from their own seeds); got {replica!r}")

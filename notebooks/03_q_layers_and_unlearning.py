@@ -462,8 +462,12 @@ for function in (loss_evidence, keep_retained, forget_evidence, read_picture):
 #   *any* forget digit, the **evidence**; the **guard** compares the retained digits' MSE
 #   with the original's, and weights outside it (`cfg.retain_tolerance × strength`) are
 #   never returned;
-# - the **stop**: the evidence at most `cfg.forget_target / strength` at `CONFIRMATIONS`
-#   checks in a row, or the budget spent;
+# - the **stop**, relative to what the witness can tell at all: before the game it reads the
+#   original's drawings of the held-out *retained* digits, and the belief in a forget digit
+#   it finds there is its **false-alarm** rate. The evidence is gone when it is at most
+#   `cfg.evidence_margin × false alarms / strength` at `CONFIRMATIONS` checks in a row (one
+#   look is noise): the forget digits' drawings then show a forget digit about as rarely as
+#   drawings that never held one. Otherwise the budget ends the run;
 # - a **controller**: at the original's weights the keep terms have almost no gradient, and
 #   Adam's steps have full size anyway, so a brisk start would forget and leave the guard.
 #   The learning rate **ramps** up over `cfg.ramp_steps`, *w* starts small and grows while
@@ -478,9 +482,11 @@ for function in (loss_evidence, keep_retained, forget_evidence, read_picture):
 
 # %%
 from mae_helpers.unlearn import (
+    CLOSE,
     CONFIRMATIONS,
     FORGET_WEIGHT_CAP,
     FORGET_WEIGHT_GROWTH,
+    ROOM,
     Checked,
     Decision,
     Game,
@@ -498,14 +504,14 @@ def unlearn_loop(model, aux, cfg, loss_fn=loss_evidence):
     # unlearn: the targets, the players and the witness's held-out digits.
     forget, _ = split_digits(cfg.forget_digits)
     strength = cfg.strength
-    target = min(1.0, cfg.forget_target / strength)
-    history = UnlearnHistory(method=loss_fn.__name__, strength=strength, target=target,
-                             tolerance=cfg.retain_tolerance * strength, budget=cfg.unlearn_max_steps)
+    history = UnlearnHistory(method=loss_fn.__name__, strength=strength, tolerance=cfg.retain_tolerance * strength,
+                             budget=cfg.unlearn_max_steps)
     everything = loaders_for(cfg, None, device)  # the one place a run takes its data from
     game = Game(model, aux, readers, loss_fn, cfg, device, False, everything.train.dataset)
     witness = Witness(witness_net, game.teacher, everything.val.dataset, everything.train.dataset.images, forget,
                       cfg.witness_images)
-    history.dropped_copies = witness.dropped
+    history.dropped_copies, history.false_alarms = witness.dropped, witness.false_alarms
+    history.target = min(1.0, cfg.evidence_margin * witness.false_alarms / strength)  # relative to its false alarms
 
     # controlled_loop, line for line (without its progress bar).
     target, tolerance = history.target, history.tolerance
@@ -534,9 +540,9 @@ def unlearn_loop(model, aux, cfg, loss_fn=loss_evidence):
         inside = Checked(step, game.weights(), look.evidence)
         kept = inside if look.evidence < kept.evidence else kept
         met = met + 1 if look.evidence <= target else 0
-        if look.retain_ratio < 1 + 0.5 * tolerance:  # room to spare: more weight on forgetting
+        if look.retain_ratio < 1 + ROOM * tolerance:  # room to spare: more weight on forgetting
             w = min(FORGET_WEIGHT_GROWTH * w, FORGET_WEIGHT_CAP * cfg.forget_weight)
-        elif look.retain_ratio > 1 + 0.8 * tolerance:  # close to the guard: more weight on keeping
+        elif look.retain_ratio > 1 + CLOSE * tolerance:  # close to the guard: more weight on keeping
             w = 0.7 * w
     game.student.load_state_dict(kept.weights)
     if reason is None:

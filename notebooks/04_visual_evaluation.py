@@ -169,7 +169,7 @@ times = prepared.seconds(history)
 print(f"\nunlearning took {times['unlearn']:.0f} s; training the original {times['train']:.0f} s, the retrains "
       f"{times['retrain']:.0f} s and {times['retrain_2']:.0f} s (as recorded when each was trained)")
 verdicts = report.verdicts()
-for word, where in (("indistinguishable", "within the retrain spread"), ("above spread", "above the spread"),
+for word, where in (("within spread", "within the retrain spread"), ("above spread", "above the spread"),
                     ("below spread", "below the spread")):
     print(f"{where}: {', '.join(key for key, v in verdicts.items() if v == word) or 'none'}")
 
@@ -195,8 +195,8 @@ for word, where in (("indistinguishable", "within the retrain spread"), ("above 
 # - **vs retrains**: the last column compares the unlearned model with the **retrain
 #   spread**, a band centred on the two retrains' mean, as wide on each side as they are
 #   apart: where a third honest retrain would usually land. The package prints
-#   "indistinguishable" for a value within that spread; read it as *within the retrain
-#   spread* on this one number, not as proof. The lines under the table list which rows
+#   "within spread" for a value inside it: on this one number, not a proof of
+#   indistinguishability. The lines under the table list which rows
 #   are within it, above and below. Above on the judge rows means the model still draws
 #   the digits; below means it forgot *more* than retraining.
 
@@ -461,7 +461,7 @@ print(f"judge names a forget digit (any) in {report.unlearned['judge_any_forget'
       f"drawings, {report.retrained['judge_any_forget']:.1%} and {report.retrained_2['judge_any_forget']:.1%} of "
       "the retrains'")
 print(f"retained test MSE {report.unlearned['mse_retain'] / report.original['mse_retain']:.3f}x the original's")
-for word, where in (("indistinguishable", "within the retrain spread"), ("above spread", "above it"),
+for word, where in (("within spread", "within the retrain spread"), ("above spread", "above it"),
                     ("below spread", "below it")):
     print(f"{where}: {', '.join(key for key, v in verdicts.items() if v == word) or 'none'}")
 print(f"the core ran in {time.perf_counter() - notebook_start:.0f} s")
@@ -728,7 +728,7 @@ winners(runs)
 #
 # *About 8 minutes, and two more unlearning runs.* `strength` is the one dial. It sets how
 # little evidence may remain (the loop stops once the witness's belief is at most
-# `forget_target / strength`) and how much the retained digits may pay (their validation
+# `evidence_margin × its false alarms / strength`) and how much the retained digits may pay (their validation
 # MSE may rise by `retain_tolerance × strength`). We unlearn at several strengths with
 # everything else from `cfg`; strength 0 is the original model, strength 1 the run above.
 

@@ -66,7 +66,7 @@ def test_fast_run_writes_every_file_and_each_loads(run_dir):
     assert metrics["retrained"]["per_digit_mse"][3] is not None  # evaluated on all test digits
     assert metrics["original"]["relearn_steps"] == 0  # it never forgot
     assert set(metrics["verdicts"]) == set(MODEL_KEYS) - {"per_digit_mse"} | {"relearn_steps"}
-    assert set(metrics["verdicts"].values()) <= {"indistinguishable", "above spread", "below spread"}
+    assert set(metrics["verdicts"].values()) <= {"within spread", "above spread", "below spread"}
     for figure in ("reconstructions.png", "per_digit_mse.png", "curves.png"):
         assert matplotlib.image.imread(run_dir / figure).shape[0] > 100
 
