@@ -11,7 +11,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 
 .PHONY: install install-offline wheelhouse demo test test-notebooks notebooks lab diagrams images benchmarks workshop \
-	checkpoints clean
+	checkpoints readme clean
 
 # A new virtual environment; the online installs below upgrade its pip first (an old pip cannot install the package
 # in editable mode), install-offline does not (it must not reach the index).
@@ -60,6 +60,7 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/cog -I tools --check README.md
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest -m slow
 	$(MAKE) test-notebooks
@@ -124,16 +125,29 @@ images: $(VENV)/.installed-dev diagrams
 	$(BIN)/mae-unlearn --out runs/images --images images --overwrite
 	MAE_FAST=1 MAE_SCREENSHOTS=images $(BIN)/python -m pytest -m slow tests/browser -q
 
-# The numbers in the README's speed and unlearning tables (an hour and more on a 2-core CPU).
+# The README's tables, generated from benchmarks/results/ and the notebooks' saved outputs (tools/readme_tables.py);
+# make test checks that they agree (cog --check).
+readme: $(VENV)/.installed-dev
+	$(BIN)/cog -I tools -r README.md
+
+# Every benchmark the README quotes, in the order they ran for it (about two and a half hours on a 2-core CPU,
+# nothing else running); then `make readme`.
 # The unlearning benchmark needs MNIST's t10k files: MNIST_T10K=folder-with-t10k-*.gz.
 MNIST_T10K ?= ../shared/data/mnist-t10k
 benchmarks: $(VENV)/.installed-dev
-	$(BIN)/python benchmarks/speed.py --mnist-dir $(MNIST_T10K)
 	$(BIN)/python benchmarks/layouts.py --mnist-dir $(MNIST_T10K)
-	$(BIN)/python benchmarks/unlearning.py sweep --scale t10k-8k
-	$(BIN)/python benchmarks/unlearning.py sweep --scale layout-60k
-	$(BIN)/python benchmarks/unlearning.py methods --scale offline
-	$(BIN)/python benchmarks/unlearning.py strength --scale t10k-8k
+	$(BIN)/python benchmarks/unlearning.py sweep --scale t10k-8k --seeds 0 1 2 | tee benchmarks/results/sweep-t10k-8k.txt
+	$(BIN)/python benchmarks/unlearning.py sweep --scale layout-60k | tee benchmarks/results/sweep-layout-60k.txt
+	$(BIN)/python benchmarks/step_time_before_after.py --scale layout-60k --set 9 \
+	    | tee benchmarks/results/step-time-layout-60k.txt
+	$(BIN)/python benchmarks/panel_time.py | tee benchmarks/results/panel-time-offline.txt
+	for scale in offline t10k-8k layout-60k; do \
+	    $(BIN)/python benchmarks/unlearning.py methods --scale $$scale --sets 0369 \
+	        | tee benchmarks/results/methods-$$scale.txt || exit 1; \
+	done
+	$(BIN)/python benchmarks/unlearning.py strength --scale t10k-8k --seeds 0 1 2 \
+	    | tee benchmarks/results/strength-t10k-8k.txt
+	$(BIN)/python benchmarks/speed.py --mnist-dir $(MNIST_T10K) | tee benchmarks/results/speed.txt
 
 # Before a workshop (docs/instructors.md): cache every network the lessons use, at the full and
 # the fast settings, then check that nothing is missing. Copy the cache folder to each laptop.

@@ -217,6 +217,15 @@ def speed() -> None:
     _out("\n".join(lines))
 
 
+def test_times() -> None:
+    """How long a contributor waits: the unit suite and CI on a clean clone (tools/time_tests.py)."""
+    times = load("test-times.json")
+    ci = (f" `.ci/run` on a clean clone (a fresh venv, the install, Chromium, every check, the notebooks under "
+          f"nbval): **{times['ci_seconds'] / 60:.0f} minutes**.") if "ci_seconds" in times else ""
+    _out(f"The unit suite (`pytest`, fast mode): **{times['unit_seconds'] / 60:.1f} minutes** on a 2-core CPU "
+         f"({times['machine']}; `python tools/time_tests.py`, commit {times['commit']}, nothing else running)." + ci)
+
+
 NOTEBOOK_TIME = re.compile(r"this notebook ran in (\d+) s")
 CORE_TIME = re.compile(r"the core ran in (\d+) s")
 
