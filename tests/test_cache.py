@@ -237,3 +237,97 @@ def test_a_read_only_cache_folder_warns_and_training_goes_on(tmp_path, read_only
     assert result.returncode == 0 and "trained [1]" in result.stdout, result.stderr
     assert "cannot write the model cache" in result.stderr and "permission denied" in result.stderr
     assert "Traceback" not in result.stderr and list(read_only.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------- the warm start
+
+
+@pytest.fixture
+def shipped(tmp_path, monkeypatch):
+    """A shipped-checkpoints folder of our own (the package's may be empty here), and an empty cache."""
+    folder = tmp_path / "shipped"
+    folder.mkdir()
+    monkeypatch.setattr(cache, "SHIPPED", folder)
+    monkeypatch.setenv("MAE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("MAE_WARM_START", raising=False)
+    return folder
+
+
+def ship(folder, cfg):
+    """Train the main MAE of `cfg` into a scratch cache and ship it into `folder` with its hash; its cache name."""
+    import hashlib
+    import json
+    import os
+
+    scratch = folder.parent / "scratch-cache"
+    os.environ["MAE_CACHE_DIR"], real = str(scratch), os.environ["MAE_CACHE_DIR"]
+    try:
+        train_cached("main", None, cfg, progress=False)
+    finally:
+        os.environ["MAE_CACHE_DIR"] = real
+    (entry,) = scratch.glob("main-*.pt")
+    shutil.copyfile(entry, folder / entry.name)
+    (folder / "manifest.json").write_text(json.dumps(
+        {"files": {entry.name: hashlib.sha256(entry.read_bytes()).hexdigest()}}))
+    return entry.name
+
+
+def test_a_shipped_network_is_used_instead_of_training_and_lands_in_the_cache(shipped, monkeypatch):
+    cfg = tiny_config()
+    name = ship(shipped, cfg)
+    import mae_helpers.train as train_module
+
+    monkeypatch.setattr(train_module, "train_and_validate", lambda *a, **k: pytest.fail("trained a shipped network"))
+    model, _ = train_cached("main", None, cfg, progress=False)
+    assert (cache_dir() / name).read_bytes() == (shipped / name).read_bytes()
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(),
+                                                  load_model(shipped / name).state_dict().values()))
+
+
+def test_a_changed_shipped_network_is_not_used_and_says_so(shipped, capsys):
+    cfg = tiny_config()
+    name = ship(shipped, cfg)
+    data = bytearray((shipped / name).read_bytes())
+    data[-100] ^= 0xFF  # one byte: the hash no longer matches
+    (shipped / name).write_bytes(bytes(data))
+    train_cached("main", None, cfg, progress=False)
+    assert "does not match the SHA-256" in capsys.readouterr().err
+    assert (cache_dir() / name).read_bytes() != bytes(data), "it trained its own"
+
+
+def test_no_warm_start_trains_everything(shipped, monkeypatch):
+    cfg = tiny_config()
+    name = ship(shipped, cfg)
+    monkeypatch.setenv("MAE_WARM_START", "0")
+    assert cache.shipped_entry(name) is None
+    monkeypatch.setenv("MAE_WARM_START", "1")
+    assert cache.shipped_entry(name) == shipped / name
+
+
+def test_the_shipped_networks_are_the_lessons_default_path():
+    """What the package ships is what the notebooks ask for: every network `prepare` needs for the default
+    settings on the offline digits, under the keys it asks with. After a change that retrains them: `make
+    checkpoints`."""
+    import json
+
+    manifest = cache.SHIPPED / "manifest.json"
+    if not manifest.exists():
+        pytest.skip("no networks shipped in this checkout (make checkpoints)")
+    files = json.loads(manifest.read_text())["files"]
+    from mae_helpers.data import loaders_for
+    from mae_helpers.evaluate import JUDGE_ARCH, JUDGE_LR
+
+    cfg = get_config(fast=False, source="offline")
+    loaders = loaders_for(cfg, None, "cpu")
+    main = cached_path("main", mae_key("main", range(10), cfg, loaders.train.dataset))
+    judge = cached_path("judge", judge_key(cfg, loaders, {"channels": JUDGE_ARCH["channels"], "lr": JUDGE_LR}))
+    assert {main.name, judge.name} <= set(files), "make checkpoints: the shipped networks are not the default path's"
+    # the witness, the readers, the auxiliary network and the two retrains of 0 3 6 9
+    assert sum(name.startswith(("witness-", "readers-", "auxiliary-", "retrained")) for name in files) == 5
+    assert all(hashlib_sha256(cache.SHIPPED / name) == digest for name, digest in files.items())
+
+
+def hashlib_sha256(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()

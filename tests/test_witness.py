@@ -112,3 +112,13 @@ def test_held_out_digits_that_are_all_copies_are_refused_with_the_fix(tmp_path, 
     cfg = get_config(source="disk", data_root=str(tmp_path), max_train_images=None, forget_digits=FORGET)
     with pytest.raises(ValueError, match="copies of training digits.*layouts.py"):
         watch(cfg, MAE(), WitnessNet())
+
+
+def test_the_false_alarms_are_its_belief_in_a_forget_digit_where_there_is_none(world):
+    """The stop is relative to what the witness sees in the original's drawings of the held-out retained digits."""
+    cfg, original, net = world
+    witness = watch(cfg, original, net)
+    with inference(original, net):
+        belief = net(original(witness.x_r).clamp(-1, 1)).softmax(1)[:, list(FORGET)].sum(1).mean().item()
+    assert witness.false_alarms == pytest.approx(belief, rel=1e-4)
+    assert 0 < witness.false_alarms < witness.look(original).evidence, "drawings of forget digits show them more"
