@@ -31,10 +31,17 @@ def _out(text: str) -> None:
         print(text)
 
 
-def load(name: str) -> dict:
-    """A result file of benchmarks/results (its `result` part for the benchmark JSONs)."""
-    data = json.loads((RESULTS / name).read_text())
-    return data
+def load(name: str) -> dict | None:
+    """A result file of benchmarks/results, or None where the benchmark has not run for this version."""
+    path = RESULTS / name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def not_measured(*names: str) -> str:
+    """The honest line for a table whose result files this version of the loop has not written yet."""
+    files = ", ".join(f"`benchmarks/results/{n}`" for n in names)
+    return (f"*Not measured for this version of the loop yet ({files} missing; `make benchmarks` writes it). "
+            "Runs of earlier versions are in [the archive](benchmarks/results/archive/README.md).*")
 
 
 def _pct(x: float) -> str:
@@ -69,50 +76,71 @@ def _cell(stat: tuple[float, float, str], fmt=_pct) -> str:
 
 
 def targets() -> None:
-    """The cheaper-than-retraining targets: every default, the 27-set sweeps at 8k (3 seeds) and the 60k layout."""
+    """The cheaper-than-retraining targets: every default, the 27-set sweeps at 8k (3 seeds) and the 60k layout.
+
+    After the table, the measures that missed their target are listed: generated, like the table.
+    """
     k8, k60 = load("sweep-t10k-8k.json"), load("sweep-layout-60k.json")
+    if k8 is None or k60 is None:
+        _out(not_measured(*(n for n, k in (("sweep-t10k-8k.json", k8), ("sweep-layout-60k.json", k60)) if k is None)))
+        return
     r8, r60 = _sweep_rows(k8), _sweep_rows(k60)
     step = load("step-time-layout-60k.json")
     panel = load("panel-time-offline.json")
     times = notebook_times()
-
-    def met(ok: bool) -> str:
-        return "yes" if ok else "**no**"
-
     lines = ["| measure | 8k, seeds " + " ".join(r8) + " | 60k layout, seed " + " ".join(r60) + " | target | met? |",
              "|---|---|---|---|---|"]
+    missed = []
+
+    def row(label: str, k8_cell: str, k60_cell: str, target: str, ok: bool | None, note: str = "") -> None:
+        """One measure and whether it met its target (None: not measured for this version)."""
+        if ok is False:
+            missed.append(label)
+        verdict = "–" if ok is None else "yes" if ok else "**no**"
+        lines.append(f"| {label} | {k8_cell} | {k60_cell} | {target} | {verdict}{note} |")
+
+    def points(x: float) -> str:
+        return f"{x * 100:+.1f} points"
+
     t8, t60 = _over_seeds(r8, "time_ratio"), _over_seeds(r60, "time_ratio")
-    lines.append(f"| unlearning / retrain time, everything paid per set: median / worst | {_cell(t8, '{:.0%}'.format)} "
-                 f"| {_cell(t60, '{:.0%}'.format)} | 8k: ≤ 50% / ≤ 100%; 60k: ≤ 10% / ≤ 20% | "
-                 f"{met(t8[0] <= 0.5 and t8[1] <= 1.0 and t60[0] <= 0.1 and t60[1] <= 0.2)} |")
-    lines.append(f"| one step, checks included, at the 60k layout | | {step['before_ms']} ms → {step['after_ms']} ms "
-                 f"({step['ratio']:.1f}× cheaper) | ≥ 3× cheaper | {met(step['ratio'] >= 3)} |")
+    row("unlearning / retrain time at 8k, everything paid per set: median (worst seed) / worst",
+        _cell(t8, "{:.0%}".format), "", "≤ 50% / ≤ 100%", t8[0] <= 0.5 and t8[1] <= 1.0)
+    row("unlearning / retrain time at the 60k layout, everything paid per set: median / worst", "",
+        _cell(t60, "{:.0%}".format), "≤ 10% / ≤ 20%", t60[0] <= 0.1 and t60[1] <= 0.2)
+    if step is None:
+        row("one step, checks included, at the 60k layout", "", "not measured for this version", "≥ 3× cheaper", None)
+    else:
+        row("one step, checks included, at the 60k layout", "",
+            f"{step['before_ms']:.0f} ms → {step['after_ms']:.0f} ms ({step['ratio']:.1f}× cheaper)",
+            "≥ 3× cheaper", step["ratio"] >= 3)
     for key, label, median_max, worst_max in (("indep_true", "independent judge: true digit", 0.03, 0.10),
                                               ("indep_any", "independent judge: any forget digit", None, 0.12)):
         a, b = _over_seeds(r8, key), _over_seeds(r60, key)
         ok = all(s[1] <= worst_max and (median_max is None or s[0] <= median_max) for s in (a, b))
         target = (f"median ≤ {median_max:.0%}, " if median_max else "") + f"worst ≤ {worst_max:.0%}"
-        lines.append(f"| {label}: median (worst seed) / worst | {_cell(a)} | {_cell(b)} | {target} | {met(ok)} |")
+        row(f"{label}: median (worst seed) / worst", _cell(a), _cell(b), target, ok)
     a, b = _over_seeds(r8, "ratio"), _over_seeds(r60, "ratio")
-    lines.append(f"| retained digits' test MSE vs the original's | {_cell(a, '{:.3f}×'.format)} | "
-                 f"{_cell(b, '{:.3f}×'.format)} | worst ≤ 1.10× | {met(a[1] <= 1.10 and b[1] <= 1.10)} |")
+    row("retained digits' test MSE vs the original's", _cell(a, "{:.3f}×".format), _cell(b, "{:.3f}×".format),
+        "worst ≤ 1.10×", a[1] <= 1.10 and b[1] <= 1.10)
     a, b = _over_seeds(r8, "d_retain", lowest=True), _over_seeds(r60, "d_retain", lowest=True)
-
-    def points(x: float) -> str:
-        return f"{x * 100:+.1f} points"
-
-    lines.append(f"| retained digits' judge accuracy vs the original's | {_cell(a, points)} | {_cell(b, points)} | "
-                 f"worst ≥ −1 point | {met(a[1] >= -0.01 and b[1] >= -0.01)} |")
-    stops = [p["stop_reason"] for p in panel["presses"]]
-    lines.append(f"| offline, default set: why the loop stops (notebook 03's panel, {len(stops)} presses) | | | "
-                 f"`evidence_gone` | {met(all(s == 'evidence_gone' for s in stops))} (`{stops[0]}`) |")
-    lines.append(f"| one press of notebook 03's panel (offline, default set, networks cached) | | | ≤ 10 s | "
-                 f"{met(panel['median_seconds'] <= 10)} ({panel['median_seconds']:.1f} s) |")
+    row("retained digits' judge accuracy vs the original's", _cell(a, points), _cell(b, points), "worst ≥ −1 point",
+        a[1] >= -0.01 and b[1] >= -0.01)
+    if panel is None:
+        row("offline, default set: why the loop stops; one press of notebook 03's panel", "", "", "`evidence_gone`; "
+            "≤ 10 s", None, " (not measured for this version)")
+    else:
+        stops = [p["stop_reason"] for p in panel["presses"]]
+        row(f"offline, default set: why the loop stops (notebook 03's panel, {len(stops)} presses)", "", "",
+            "`evidence_gone`", all(s == "evidence_gone" for s in stops), f" (`{'`, `'.join(sorted(set(stops)))}`)")
+        row("one press of notebook 03's panel (offline, default set, networks cached): median", "", "", "≤ 10 s",
+            panel["median_seconds"] <= 10, f" ({panel['median_seconds']:.1f} s)")
     for name in ("03", "04"):
         if name in times:
             total = times[name]["total"]
-            lines.append(f"| notebook {name}, cold, offline (its last cell) | | | ≤ 180 s | {met(total <= 180)} "
-                         f"({total:.0f} s) |")
+            row(f"notebook {name}, cold, offline (its last cell)", "", "", "≤ 180 s", total <= 180, f" ({total:.0f} s)")
+    lines.append("")
+    lines.append("**Missed:** " + "; ".join(m.split(":")[0] for m in missed) + "." if missed
+                 else "**Every target met.**")
     _out("\n".join(lines))
 
 
@@ -124,7 +152,11 @@ SCALES = (("offline", "offline"), ("t10k-8k", "8k"), ("layout-60k", "60k"))
 
 def methods(forget: str = "0369") -> None:
     """Every method on one forget set at the three scales, beside two retrains and an untrained MAE."""
-    runs = {label: load(f"methods-{scale}.json")["result"][forget] for scale, label in SCALES}
+    files = {label: load(f"methods-{scale}.json") for scale, label in SCALES}
+    if any(f is None for f in files.values()):
+        _out(not_measured(*(f"methods-{scale}.json" for scale, label in SCALES if files[label] is None)))
+        return
+    runs = {label: f["result"][forget] for label, f in files.items()}
 
     def cells(get) -> str:
         return " / ".join(get(run) for run in runs.values())
@@ -171,7 +203,11 @@ def methods(forget: str = "0369") -> None:
 
 def strength() -> None:
     """The strength dial on the first named set at 8k, per seed: forgetting and cost at each strength."""
-    result = load("strength-t10k-8k.json")["result"]
+    data = load("strength-t10k-8k.json")
+    if data is None:
+        _out(not_measured("strength-t10k-8k.json"))
+        return
+    result = data["result"]
     seeds = list(result)
     values = [row["strength"] for row in result[seeds[0]]["rows"]]
     lines = ["| strength | " + " | ".join(f"seed {s}: judge any / retained MSE / steps" for s in seeds) + " |",
@@ -201,6 +237,9 @@ def course() -> None:
 def speed() -> None:
     """The data pipeline: the original's per-sample PIL transforms against the package's tensors, one process."""
     s = load("speed.json")
+    if s is None:
+        _out(not_measured("speed.json"))
+        return
     e = s["epoch_seconds"]
     lines = ["| | original | package | ratio |", "|---|---|---|---|",
              f"| one 60k-image epoch, batch 64, same model, only the data pipeline differs | {e['original']:.1f} s | "
@@ -220,6 +259,10 @@ def speed() -> None:
 def test_times() -> None:
     """How long a contributor waits: the unit suite and CI on a clean clone (tools/time_tests.py)."""
     times = load("test-times.json")
+    if times is None:
+        _out("*The suite's times are not measured for this version yet (`python tools/time_tests.py` writes "
+             "`benchmarks/results/test-times.json`).*")
+        return
     ci = (f" `.ci/run` on a clean clone (a fresh venv, the install, Chromium, every check, the notebooks under "
           f"nbval): **{times['ci_seconds'] / 60:.0f} minutes**.") if "ci_seconds" in times else ""
     _out(f"The unit suite (`pytest`, fast mode): **{times['unit_seconds'] / 60:.1f} minutes** on a 2-core CPU "
