@@ -512,7 +512,7 @@ class UnlearnHistory:
                                      f"of strength {self.strength:g}; raise the strength to forget more",
             StopReason.EVIDENCE_GONE: f"evidence gone at step {self.steps}; kept step {self.kept_step}, where {share} "
                                       f"(target {self.target:.1%}: the witness's false alarms "
-                                      f"{self.false_alarms:.1%} x {self.target / max(self.false_alarms, 1e-12):.2g})",
+                                      f"{self.false_alarms:.1%} x {self.target / max(self.false_alarms, 1e-12):.3g})",
             StopReason.BUDGET: f"step budget ({self.budget}) used up; kept step {self.kept_step}, where {share}"
             if self.method != "original" else f"step budget ({self.budget}) used up; kept step {self.kept_step}, "
                                               "the lowest validation loss",

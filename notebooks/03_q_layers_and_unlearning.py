@@ -558,7 +558,7 @@ print(f"checks in a row to stop: {CONFIRMATIONS}; w grows x{FORGET_WEIGHT_GROWTH
 # %% [markdown]
 # ## The loop at work
 #
-# *About 6 minutes.* The whole budget, with the loop above:
+# *About 6 minutes.* One run of the loop above, until it stops:
 
 # %%
 unlearned_model, history = unlearn_loop(main_model, auxiliary_model, cfg)
@@ -782,9 +782,9 @@ print(f"\nno push: {no_push_history.steps} steps; {no_push_history.stopped}")
 # <details>
 # <summary>Our answer to the two questions (click to open)</summary>
 #
-# In our runs, on this forget set, the loss without the push did nearly as well: the judge
-# was fooled almost as often, and the forget digits' MSE rose about as much (compare the
-# last two rows of the table). The evidence
+# In our runs, on this forget set, the loss without the push did about as well on the
+# judge, and its forget digits' MSE rose a little less (compare the last two rows of the
+# table and the two printed stops). The evidence
 # term does most of the work here: a forget digit redrawn as one clear *other* digit is far
 # from its own pixels anyway, so its MSE rises without a push. The push helps at the start,
 # before the reader's belief moves, and on forget sets where the nearest retained digit
