@@ -88,7 +88,7 @@ notebook_start = time.perf_counter()
 WARM_START = True  # False: train every network here (about 200 s more on a 2-core CPU)
 os.environ["MAE_WARM_START"] = "1" if WARM_START else "0"
 REPO_URL = "https://github.com/evidence-unlearning/mae-unlearning"
-REPO_COMMIT = "649e661e26c36dfb1831389f54ef4333228bf645"  # the commit this notebook was saved from
+REPO_COMMIT = "3d3ac242944520187f07c26a237f187406d827cc"  # the commit this notebook was saved from
 
 if "google.colab" in sys.modules:
     # Colab already has torch; the package only asks for a minimum version, so pip keeps Colab's.
