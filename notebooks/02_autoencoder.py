@@ -83,7 +83,7 @@ notebook_start = time.perf_counter()
 WARM_START = True  # False: train every network here (about 40 s more on a 2-core CPU)
 os.environ["MAE_WARM_START"] = "1" if WARM_START else "0"
 REPO_URL = "https://github.com/evidence-unlearning/mae-unlearning"
-REPO_COMMIT = "649e661e26c36dfb1831389f54ef4333228bf645"  # the commit this notebook was saved from
+REPO_COMMIT = "963f4d184e5efe8c2a23d639bc7a79c12290b930"  # the commit this notebook was saved from
 
 if "google.colab" in sys.modules:
     # Colab already has torch; the package only asks for a minimum version, so pip keeps Colab's.
