@@ -28,6 +28,8 @@ def timed(command: list[str], cwd: Path, env: dict) -> tuple[float, int, str]:
     """(seconds, exit code, last lines of output) of one command."""
     tic = time.perf_counter()
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    log = Path(tempfile.gettempdir()) / f"time_tests-{Path(command[-1]).name}.log"  # all of it, to read a failure
+    log.write_text(result.stdout + result.stderr)
     return time.perf_counter() - tic, result.returncode, (result.stdout + result.stderr)[-3000:]
 
 
