@@ -263,10 +263,19 @@ def test_times() -> None:
         _out("*The suite's times are not measured for this version yet (`python tools/time_tests.py` writes "
              "`benchmarks/results/test-times.json`).*")
         return
+    def verdict(seconds: float, target_minutes: int, exit_code: int) -> str:
+        """The target beside the time, and a failure where there was one."""
+        met = "met" if seconds <= target_minutes * 60 else "**missed**"
+        failed = f"; it failed, exit {exit_code}" if exit_code else ""
+        return f" (target ≤ {target_minutes} minutes: {met}{failed})"
+
     ci = (f" `.ci/run` on a clean clone (a fresh venv, the install, Chromium, every check, the notebooks under "
-          f"nbval): **{times['ci_seconds'] / 60:.0f} minutes**.") if "ci_seconds" in times else ""
-    _out(f"The unit suite (`pytest`, fast mode): **{times['unit_seconds'] / 60:.1f} minutes** on a 2-core CPU "
-         f"({times['machine']}; `python tools/time_tests.py`, commit {times['commit']}, nothing else running)." + ci)
+          f"nbval): **{times['ci_seconds'] / 60:.1f} minutes**"
+          + verdict(times["ci_seconds"], 12, times["ci_exit"]) + ".") if "ci_seconds" in times else ""
+    machine = times["machine"].rstrip(", ")
+    _out(f"The unit suite (`pytest`, fast mode): **{times['unit_seconds'] / 60:.1f} minutes**"
+         + verdict(times["unit_seconds"], 3, times["unit_exit"]) + f" on a 2-core CPU ({machine}; "
+         f"`python tools/time_tests.py`, commit {times['commit']}, nothing else running)." + ci)
 
 
 NOTEBOOK_TIME = re.compile(r"this notebook ran in (\d+) s")
