@@ -37,11 +37,16 @@ def load(name: str) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def not_measured(*names: str) -> str:
-    """The honest line for a table whose result files this version of the loop has not written yet."""
-    files = ", ".join(f"`benchmarks/results/{n}`" for n in names)
-    return (f"*Not measured for this version of the loop yet ({files} missing; `make benchmarks` writes it). "
-            "Runs of earlier versions are in [the archive](benchmarks/results/archive/README.md).*")
+def load_all(*names: str) -> list[dict] | None:
+    """Every named result file; where one is missing, None, and the table says so in its place."""
+    data = [load(name) for name in names]
+    missing = [name for name, d in zip(names, data) if d is None]
+    if not missing:
+        return data
+    files = ", ".join(f"`benchmarks/results/{n}`" for n in missing)
+    _out(f"*Not measured for this version of the loop yet ({files} missing; `make benchmarks` writes it). "
+         "Runs of earlier versions are in [the archive](benchmarks/results/archive/README.md).*")
+    return None
 
 
 def _pct(x: float) -> str:
@@ -80,10 +85,10 @@ def targets() -> None:
 
     After the table, the measures that missed their target are listed: generated, like the table.
     """
-    k8, k60 = load("sweep-t10k-8k.json"), load("sweep-layout-60k.json")
-    if k8 is None or k60 is None:
-        _out(not_measured(*(n for n, k in (("sweep-t10k-8k.json", k8), ("sweep-layout-60k.json", k60)) if k is None)))
+    sweeps = load_all("sweep-t10k-8k.json", "sweep-layout-60k.json")
+    if sweeps is None:
         return
+    k8, k60 = sweeps
     r8, r60 = _sweep_rows(k8), _sweep_rows(k60)
     step = load("step-time-layout-60k.json")
     panel = load("panel-time-offline.json")
@@ -95,7 +100,7 @@ def targets() -> None:
     def row(label: str, k8_cell: str, k60_cell: str, target: str, ok: bool | None, note: str = "") -> None:
         """One measure and whether it met its target (None: not measured for this version)."""
         if ok is False:
-            missed.append(label)
+            missed.append(label.split(": median")[0])  # the measure's name, without the statistics it shows
         verdict = "–" if ok is None else "yes" if ok else "**no**"
         lines.append(f"| {label} | {k8_cell} | {k60_cell} | {target} | {verdict}{note} |")
 
@@ -139,7 +144,7 @@ def targets() -> None:
             total = times[name]["total"]
             row(f"notebook {name}, cold, offline (its last cell)", "", "", "≤ 180 s", total <= 180, f" ({total:.0f} s)")
     lines.append("")
-    lines.append("**Missed:** " + "; ".join(m.split(": median")[0] for m in missed) + "." if missed
+    lines.append("**Missed:** " + "; ".join(missed) + "." if missed
                  else "**Every target met.**")
     _out("\n".join(lines))
 
@@ -152,11 +157,10 @@ SCALES = (("offline", "offline"), ("t10k-8k", "8k"), ("layout-60k", "60k"))
 
 def methods(forget: str = "0369") -> None:
     """Every method on one forget set at the three scales, beside two retrains and an untrained MAE."""
-    files = {label: load(f"methods-{scale}.json") for scale, label in SCALES}
-    if any(f is None for f in files.values()):
-        _out(not_measured(*(f"methods-{scale}.json" for scale, label in SCALES if files[label] is None)))
+    files = load_all(*(f"methods-{scale}.json" for scale, _ in SCALES))
+    if files is None:
         return
-    runs = {label: f["result"][forget] for label, f in files.items()}
+    runs = {label: f["result"][forget] for (_, label), f in zip(SCALES, files)}
 
     def cells(get) -> str:
         return " / ".join(get(run) for run in runs.values())
@@ -203,11 +207,10 @@ def methods(forget: str = "0369") -> None:
 
 def strength() -> None:
     """The strength dial on the first named set at 8k, per seed: forgetting and cost at each strength."""
-    data = load("strength-t10k-8k.json")
-    if data is None:
-        _out(not_measured("strength-t10k-8k.json"))
+    files = load_all("strength-t10k-8k.json")
+    if files is None:
         return
-    result = data["result"]
+    result = files[0]["result"]
     seeds = list(result)
     values = [row["strength"] for row in result[seeds[0]]["rows"]]
     lines = ["| strength | " + " | ".join(f"seed {s}: judge any / retained MSE / steps" for s in seeds) + " |",
@@ -236,10 +239,10 @@ def course() -> None:
 
 def speed() -> None:
     """The data pipeline: the original's per-sample PIL transforms against the package's tensors, one process."""
-    s = load("speed.json")
-    if s is None:
-        _out(not_measured("speed.json"))
+    files = load_all("speed.json")
+    if files is None:
         return
+    s = files[0]
     e = s["epoch_seconds"]
     lines = ["| | original | package | ratio |", "|---|---|---|---|",
              f"| one 60k-image epoch, batch 64, same model, only the data pipeline differs | {e['original']:.1f} s | "

@@ -14,25 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from notebook_metadata import this_machine  # the same words the notebooks record (tools/ is on sys.path)
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def cpu_name() -> str:
-    """The CPU's model name (Linux reports it in /proc/cpuinfo; platform.processor() is often empty there)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "CPU model unknown"
 
 
 def timed(command: list[str], cwd: Path, env: dict) -> tuple[float, int, str]:
@@ -55,7 +45,7 @@ def main() -> None:
                           check=True).stdout.strip()
     unit, code, tail = timed([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], ROOT, env)
     print(f"unit suite (pytest, fast mode): {unit:.0f} s, exit {code}\n{tail[-600:]}", flush=True)
-    result = {"commit": head, "machine": f"{platform.machine()}, {os.cpu_count()} cores, {cpu_name()}",
+    result = {"commit": head, "machine": f"{os.cpu_count()} cores, {this_machine()}",
               "unit_seconds": unit, "unit_exit": code}
     if not args.skip_ci:
         with tempfile.TemporaryDirectory(prefix="ci-clone-") as tmp:
