@@ -26,12 +26,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def timed(command: list[str], cwd: Path, env: dict) -> tuple[float, int, str]:
-    """(seconds, exit code, last lines of output) of one command."""
+    """(seconds, exit code, last lines of output) of one command; all of its output goes to a new temporary file,
+    named in those last lines, to read a failure by."""
     tic = time.perf_counter()
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
-    log = Path(tempfile.gettempdir()) / f"time_tests-{Path(command[-1]).name}.log"  # all of it, to read a failure
-    log.write_text(result.stdout + result.stderr)
-    return time.perf_counter() - tic, result.returncode, (result.stdout + result.stderr)[-3000:]
+    seconds, output = time.perf_counter() - tic, result.stdout + result.stderr
+    handle, log = tempfile.mkstemp(prefix="time_tests-", suffix=".log")  # a new file: no earlier log is replaced
+    with os.fdopen(handle, "w") as file:
+        file.write(output)
+    return seconds, result.returncode, f"{output[-3000:]}\n(the whole output: {log})"
 
 
 def main() -> None:
